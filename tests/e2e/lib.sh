@@ -117,3 +117,17 @@ cm() {
 	[ -n "${2:-}" ] && printf '  namespace: %s\n' "$2"
 	printf 'data:\n  key: value\n'
 }
+
+# test_must_be_empty FILE
+test_must_be_empty() {
+	if [ -s "$1" ]; then
+		say "'$1' is not empty:"
+		cat "$1"
+		return 1
+	fi
+}
+
+# test_must_fail_quietly cmd...: succeeds when cmd fails.
+test_must_fail_quietly() {
+	! "$@" 2>/dev/null
+}
