@@ -41,8 +41,7 @@ static const char render_help[] =
 	"  -o, --output yaml|json     a '---'-separated YAML stream (default), or JSON with\n"
 	"                             each object's identity, source file:line and SHA-256\n"
 	"  -q, --quiet                no summary on stderr\n"
-	"\n" CLI_COMMON_HELP
-	"\n"
+	"\n" CLI_COMMON_HELP "\n"
 	"Exit status: 0 when the set rendered, 2 on any error (each names file:line).\n"
 	"\n"
 	"Examples:\n"
@@ -127,9 +126,9 @@ static int parse_args(int argc, char **argv, struct render_args *args)
 			else if (strcmp(optarg, "json") == 0)
 				args->format = RENDER_JSON;
 			else
-				return cli_usage_error("render",
-						       "unknown output format '%s' (use yaml or json)",
-						       optarg);
+				return cli_usage_error(
+					"render", "unknown output format '%s' (use yaml or json)",
+					optarg);
 			break;
 		case 'q':
 			args->quiet = true;
@@ -221,8 +220,8 @@ int cmd_render(int argc, char **argv)
 		sopts.ssh_key = args.ssh_key;
 		if (source_open(&src, &sopts, &err) < 0 || source_fetch(src, &stats, &err) < 0)
 			goto fail;
-		log_fields(LOG_DEBUG, (struct log_field[]){{"url", source_display_url(src)},
-							   {NULL, NULL}},
+		log_fields(LOG_DEBUG,
+			   (struct log_field[]){{"url", source_display_url(src)}, {NULL, NULL}},
 			   "%s: received %u objects (%zu bytes) in %llu ms",
 			   stats.cloned ? "cloned" : "fetched", stats.received_objects,
 			   stats.received_bytes, (unsigned long long)stats.duration_ms);

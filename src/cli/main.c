@@ -19,6 +19,11 @@ struct command {
 
 static const struct command commands[] = {
 	{"render", cmd_render, "render the manifests of a directory or Git repository"},
+	{"diff", cmd_diff, "show what a sync would change on the host"},
+	{"sync", cmd_sync, "make the host match Git, and record the run"},
+	{"status", cmd_status, "show each application's revision, sync state and objects"},
+	{"history", cmd_history, "list the recorded sync runs"},
+	{"rollback", cmd_rollback, "make the host match an earlier revision"},
 	{"version", cmd_version, "print plumb's version and the libraries it uses"},
 };
 
@@ -43,8 +48,9 @@ int cli_common_option(int opt, const char *arg)
 	switch (opt) {
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &level) < 0) {
-			fprintf(stderr, "error: unknown log level '%s' (use debug, info, warn or "
-					"error)\n",
+			fprintf(stderr,
+				"error: unknown log level '%s' (use debug, info, warn or "
+				"error)\n",
 				arg);
 			return EXIT_ERROR;
 		}
@@ -83,7 +89,8 @@ const char *cli_data_dir(void)
 	else if ((env = getenv("XDG_STATE_HOME")) && *env)
 		computed = xasprintf("%s/plumb", env);
 	else
-		computed = xasprintf("%s/.local/state/plumb", getenv("HOME") ? getenv("HOME") : ".");
+		computed =
+			xasprintf("%s/.local/state/plumb", getenv("HOME") ? getenv("HOME") : ".");
 	return computed;
 }
 
@@ -122,7 +129,8 @@ int cli_write_stdout(const struct buf *out)
 			continue;
 		if (n <= 0) {
 			if (errno != EPIPE)
-				fprintf(stderr, "error: cannot write output: %s\n", strerror(errno));
+				fprintf(stderr, "error: cannot write output: %s\n",
+					strerror(errno));
 			return EXIT_ERROR;
 		}
 		done += (size_t)n;
@@ -169,7 +177,9 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			char **sub = argv + optind;
 
-			optind = 1;
+			/* 0, not 1: glibc then forgets the "+" (stop at the first
+			 * argument) ordering of the parse above */
+			optind = 0;
 			rc = commands[i].run(argc - (int)(sub - argv), sub);
 			free(data_dir_flag);
 			return rc;

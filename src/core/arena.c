@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define ARENA_BLOCK_SIZE (64 * 1024)
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN	 16
 
 struct arena_block {
 	struct arena_block *next;

@@ -15,14 +15,14 @@
 #include <stdint.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define FREE_AND_NULL(p) \
-	do { \
-		free(p); \
+#define FREE_AND_NULL(p)    \
+	do {                \
+		free(p);    \
 		(p) = NULL; \
 	} while (0)
 
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
-#define NORETURN __attribute__((noreturn))
+#define NORETURN	       __attribute__((noreturn))
 
 /* ---- allocation: out of memory aborts with a message, never returns NULL ---- */
 
@@ -42,9 +42,9 @@ enum err_code {
 	ERR_INVALID = -1,     /* bad input: YAML, manifest, flag, URL */
 	ERR_NOTFOUND = -2,    /* file, ref, path, object that does not exist */
 	ERR_CONFLICT = -3,    /* duplicate identity, concurrent change */
-	ERR_AUTH = -4,        /* authentication or authorisation failed */
+	ERR_AUTH = -4,	      /* authentication or authorisation failed */
 	ERR_TIMEOUT = -5,     /* a deadline passed */
-	ERR_IO = -6,          /* the operating system refused (errno is set) */
+	ERR_IO = -6,	      /* the operating system refused (errno is set) */
 	ERR_NETWORK = -7,     /* a remote could not be reached */
 	ERR_UNSUPPORTED = -8, /* valid but not handled (yet) */
 	ERR_TOOBIG = -9,      /* a size cap was reached */
@@ -64,7 +64,9 @@ struct error {
 	char msg[ERROR_MSG_MAX];
 };
 
+/* clang-format off */
 #define ERROR_INIT {0, 0, {0}}
+/* clang-format on */
 
 void error_clear(struct error *err);
 /* Sets code and message; returns code so that `return error_set(...)` reads well. */
@@ -91,7 +93,9 @@ struct buf {
 	size_t max;
 };
 
+/* clang-format off */
 #define BUF_INIT {NULL, 0, 0, 0}
+/* clang-format on */
 
 void buf_init(struct buf *b, size_t max);
 /* Frees the contents; the buffer is empty and reusable afterwards. */
@@ -143,7 +147,9 @@ struct vec {
 	size_t cap;
 };
 
+/* clang-format off */
 #define VEC_INIT {NULL, 0, 0}
+/* clang-format on */
 #define vec_foreach(v, i, item) \
 	for ((i) = 0; (i) < (v)->len && (((item) = (v)->items[(i)]), 1); (i)++)
 
@@ -169,7 +175,9 @@ struct map {
 	size_t tombstones;
 };
 
+/* clang-format off */
 #define MAP_INIT {NULL, 0, 0, 0}
+/* clang-format on */
 
 void *map_get(const struct map *m, const char *key);
 bool map_has(const struct map *m, const char *key);
@@ -200,13 +208,13 @@ bool log_enabled(enum log_level level);
 void log_fields(enum log_level level, const struct log_field *fields, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);
 #define log_debug(...) log_fields(LOG_DEBUG, NULL, __VA_ARGS__)
-#define log_info(...) log_fields(LOG_INFO, NULL, __VA_ARGS__)
-#define log_warn(...) log_fields(LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...)  log_fields(LOG_INFO, NULL, __VA_ARGS__)
+#define log_warn(...)  log_fields(LOG_WARN, NULL, __VA_ARGS__)
 #define log_error(...) log_fields(LOG_ERROR, NULL, __VA_ARGS__)
 
 /* ---- SHA-256 (OpenSSL libcrypto) ---- */
 
-#define SHA256_LEN 32
+#define SHA256_LEN     32
 #define SHA256_HEX_LEN 64
 
 struct sha256_ctx {
@@ -229,7 +237,9 @@ struct arena {
 	size_t total; /* bytes handed out, for statistics */
 };
 
+/* clang-format off */
 #define ARENA_INIT {NULL, 0}
+/* clang-format on */
 
 /* Memory aligned for any type, zero-filled, valid until arena_release. */
 void *arena_alloc(struct arena *a, size_t size);

@@ -83,8 +83,9 @@ int tree_path_join(const char *dir, const char *rel, char **out, struct error *e
 				if (path.len == 0) {
 					buf_release(&path);
 					return error_set(err, ERR_INVALID,
-							 "path '%s%s%s' leaves the tree", dir ? dir : "",
-							 dir && *dir ? "/" : "", rel ? rel : "");
+							 "path '%s%s%s' leaves the tree",
+							 dir ? dir : "", dir && *dir ? "/" : "",
+							 rel ? rel : "");
 				}
 				slash = strrchr(path.data, '/');
 				buf_truncate(&path, slash ? (size_t)(slash - path.data) : 0);

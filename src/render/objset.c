@@ -75,7 +75,7 @@ static int write_json(const struct objset *set, const char *revision_json, struc
 		revision->str = "null";
 		revision->len = 4;
 	}
-	vec_foreach(&set->objs, i, obj) {
+	vec_foreach (&set->objs, i, obj) {
 		struct node *entry = node_new_map(&arena, 8);
 		char hex[SHA256_HEX_LEN + 1];
 		char *source = xasprintf("%s:%u", obj->file, obj->line);
@@ -110,7 +110,7 @@ int objset_write(const struct objset *set, enum render_format format, const char
 
 	if (format == RENDER_JSON)
 		return write_json(set, revision_json, out);
-	vec_foreach(&set->objs, i, obj) {
+	vec_foreach (&set->objs, i, obj) {
 		if (i && (rc = buf_addstr(out, "---\n")) < 0)
 			break;
 		if ((rc = node_emit_yaml(obj->root, out)) < 0)

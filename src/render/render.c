@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define RENDER_MAX_ERRORS 20
-#define RENDER_FILE_MAX (64u * 1024 * 1024)
+#define RENDER_FILE_MAX	  (64u * 1024 * 1024)
 
 struct render_ctx {
 	struct tree *tree;
@@ -69,7 +69,7 @@ static int walk(struct render_ctx *ctx, const char *dir, struct error *err)
 
 	if (rc < 0)
 		goto out;
-	vec_foreach(&entries, i, e) {
+	vec_foreach (&entries, i, e) {
 		if (e->type != TREE_FILE)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(kustomization_names); k++) {
@@ -99,7 +99,7 @@ static int walk(struct render_ctx *ctx, const char *dir, struct error *err)
 				goto out;
 		}
 	}
-	vec_foreach(&entries, i, e) {
+	vec_foreach (&entries, i, e) {
 		char *path;
 
 		if (e->type == TREE_NONE || (e->type == TREE_DIR && strcmp(e->name, ".git") == 0))
@@ -173,8 +173,7 @@ static void add_object(struct render_ctx *ctx, const char *file, struct node *ro
 	if (!metadata || metadata->type != NODE_MAP) {
 		if (metadata)
 			report(ctx, ERR_INVALID, "%s:%u:%u: 'metadata' must be a mapping, not %s",
-			       file, metadata->line, metadata->col,
-			       node_type_name(metadata->type));
+			       file, metadata->line, metadata->col, node_type_name(metadata->type));
 		else
 			report(ctx, ERR_INVALID, "%s:%u:%u: object has no 'metadata.name'", file,
 			       root->line, root->col);
@@ -191,9 +190,8 @@ static void add_object(struct render_ctx *ctx, const char *file, struct node *ro
 
 	obj = arena_alloc(&set->arena, sizeof(*obj));
 	slash = strchr(api_version, '/');
-	obj->id.group = slash ? arena_strndup(&set->arena, api_version,
-					      (size_t)(slash - api_version))
-			      : "";
+	obj->id.group =
+		slash ? arena_strndup(&set->arena, api_version, (size_t)(slash - api_version)) : "";
 	obj->id.version = slash ? slash + 1 : api_version;
 	obj->id.kind = kind;
 	obj->id.namespace = namespace;
@@ -203,8 +201,9 @@ static void add_object(struct render_ctx *ctx, const char *file, struct node *ro
 	obj->col = root->col;
 	obj->root = root;
 	if (slash && (!obj->id.group[0] || !obj->id.version[0] || strchr(obj->id.version, '/'))) {
-		report(ctx, ERR_INVALID, "%s:%u:%u: apiVersion '%s' is not 'group/version' or 'version'",
-		       file, root->line, root->col, api_version);
+		report(ctx, ERR_INVALID,
+		       "%s:%u:%u: apiVersion '%s' is not 'group/version' or 'version'", file,
+		       root->line, root->col, api_version);
 		return;
 	}
 	node_canonical_json(root, &canonical);
@@ -233,9 +232,9 @@ static void add_document(struct render_ctx *ctx, const char *file, struct node *
 	const struct node *api_version = node_get(root, "apiVersion");
 	const struct node *items = node_get(root, "items");
 
-	if (kind && api_version && items && items->type == NODE_SEQ &&
-	    node_string(kind) && strcmp(node_string(kind), "List") == 0 &&
-	    node_string(api_version) && strcmp(node_string(api_version), "v1") == 0) {
+	if (kind && api_version && items && items->type == NODE_SEQ && node_string(kind) &&
+	    strcmp(node_string(kind), "List") == 0 && node_string(api_version) &&
+	    strcmp(node_string(api_version), "v1") == 0) {
 		for (size_t i = 0; i < items->count; i++)
 			add_object(ctx, file, items->items[i]);
 		return;
@@ -255,7 +254,7 @@ static int render_file(struct render_ctx *ctx, const char *path, struct error *e
 	int rc;
 
 	buf_init(&content, ctx->opts && ctx->opts->max_file_bytes ? ctx->opts->max_file_bytes
-								   : RENDER_FILE_MAX);
+								  : RENDER_FILE_MAX);
 	rc = tree_read(ctx->tree, path, &content, err);
 	if (rc == ERR_TOOBIG) {
 		report(ctx, rc, "%s: file is larger than %zu bytes", path, content.max);
@@ -270,7 +269,7 @@ static int render_file(struct render_ctx *ctx, const char *path, struct error *e
 		report(ctx, parse_err.code, "%s", parse_err.msg);
 		goto out;
 	}
-	vec_foreach(&docs, i, doc)
+	vec_foreach (&docs, i, doc)
 		add_document(ctx, file, doc->root);
 out:
 	vec_release(&docs, NULL);
@@ -305,7 +304,7 @@ int render_tree(struct tree *tree, const char *path, const struct render_opts *o
 	else if ((rc = walk(&ctx, top, err)) < 0)
 		goto out;
 	vec_sort(&ctx.files, path_cmp);
-	vec_foreach(&ctx.files, i, file) {
+	vec_foreach (&ctx.files, i, file) {
 		rc = render_file(&ctx, file, err);
 		if (rc < 0)
 			goto out;

@@ -31,7 +31,7 @@ struct obj {
 /* All memory of a set (objects, nodes, strings) lives in its arena. */
 struct objset {
 	struct arena arena;
-	struct vec objs; /* struct obj *, in render order */
+	struct vec objs;  /* struct obj *, in render order */
 	struct map by_id; /* obj_id_key() -> struct obj * */
 };
 

@@ -22,7 +22,7 @@ spec:
   ports:
   - port: 80
 YAML
-cat >m/namespace.json <<'JSON'
+cat >m/00-namespace.json <<'JSON'
 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
 JSON
 echo "notes, not a manifest" >m/NOTES.txt
@@ -75,7 +75,7 @@ test_expect_success '-o json carries identity, source file:line and sha256' '
 	d = objs[1]
 	assert (d["group"], d["version"], d["namespace"], d["name"]) == ("apps", "v1", "prod", "web")
 	assert d["source"] == "apps/web/deploy.yaml:1", d["source"]
-	assert objs[2]["source"] == "apps/web/deploy.yaml:11", objs[2]["source"]
+	assert objs[2]["source"] == "apps/web/deploy.yaml:10", objs[2]["source"]
 	assert len(d["sha256"]) == 64
 	assert d["object"]["spec"]["replicas"] == 2
 	PY

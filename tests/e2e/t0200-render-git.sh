@@ -83,7 +83,7 @@ test_expect_success 'a local path works as a URL, and -o json carries the revisi
 '
 
 test_expect_success 'the cache is a bare repository under the data directory' '
-	ls "$PLUMB_DATA_DIR/repos" >caches &&
+	ls "$PLUMB_DATA_DIR/repos" | grep -v "\.lock$" >caches &&
 	test "$(wc -l <caches)" = 2 &&
 	for c in $(cat caches); do
 		case "$c" in *.lock) continue ;; esac
@@ -100,12 +100,19 @@ test_expect_success 'a new commit is picked up by an incremental fetch' '
 	"$PLUMB" --log-level debug render -q --repo "$URL" --path apps/api >out 2>err2 &&
 	test_grep "name: api-v2" out &&
 	n=$(sed -n "s/.*fetched: received \([0-9]*\) objects.*/\1/p" err2) &&
-	test "$n" -gt 0 && test "$n" -le 5
+	total=$(git -C remote.git rev-list --objects --all | wc -l) &&
+	say "incremental fetch: $n of $total objects" &&
+	test "$n" -gt 0 && test "$n" -lt $((total / 2))
 '
 
 test_expect_success 'log lines can be JSON' '
 	"$PLUMB" --log-format json --log-level debug render -q --repo "$URL" --path apps/api >/dev/null 2>err &&
-	head -n 1 err | python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); assert d[\"level\"]==\"debug\" and d[\"url\"].startswith(\"file://\"), d"
+	python3 -c "
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert lines and all(l[\"level\"] in (\"debug\", \"info\") and l[\"time\"] for l in lines), lines
+assert any(l.get(\"url\", \"\").startswith(\"file://\") for l in lines), lines
+" err
 '
 
 test_expect_success 'an unknown branch names the close ones' '
@@ -145,7 +152,7 @@ test_expect_success 'an unreachable https remote: clear error, no credentials sh
 '
 
 test_expect_success 'authentication failure is named, and the token never printed' '
-	port_file=$TRASH/port &&
+	port_file=$TRASH/port
 	python3 - "$port_file" >/dev/null 2>&1 <<-PY &
 	import http.server, socketserver, sys
 	class Deny(http.server.BaseHTTPRequestHandler):
@@ -166,7 +173,7 @@ test_expect_success 'authentication failure is named, and the token never printe
 	for i in $(seq 50); do test -s "$port_file" && break; sleep 0.1; done &&
 	port=$(cat "$port_file") &&
 	PLUMB_GIT_TOKEN=tok-very-secret test_expect_code 2 "$PLUMB" render --repo "http://127.0.0.1:$port/ops.git" 2>err;
-	rc=$?; kill $server 2>/dev/null; wait $server 2>/dev/null
+	rc=$?; kill $server 2>/dev/null || true; wait $server 2>/dev/null || true
 	test $rc = 0 &&
 	test_grep "authentication" err &&
 	test_grep_not "tok-very-secret" err

@@ -177,7 +177,7 @@ static void test_vec(void **state)
 	vec_sort(&v, cmp_strings);
 	assert_string_equal(vec_get(&v, 0), "000");
 	assert_string_equal(vec_get(&v, 99), "099");
-	vec_foreach(&v, i, item) {
+	vec_foreach (&v, i, item) {
 		char want[24];
 
 		snprintf(want, sizeof(want), "%03zu", i);
@@ -286,8 +286,8 @@ static void test_error_context_and_codes(void **state)
 			 ERR_INVALID);
 	assert_int_equal(error_prefix(&err, "deploy.yaml:%d", 12), ERR_INVALID);
 	assert_int_equal(error_prefix(&err, "apps/web: render"), ERR_INVALID);
-	assert_string_equal(err.msg,
-			    "apps/web: render: deploy.yaml:12: mapping values are not allowed here");
+	assert_string_equal(
+		err.msg, "apps/web: render: deploy.yaml:12: mapping values are not allowed here");
 	errno = EACCES;
 	assert_int_equal(error_errno(&err, "cannot open '%s'", "/x"), ERR_AUTH);
 	assert_string_equal(err.msg, "cannot open '/x': Permission denied");

@@ -279,8 +279,9 @@ static void test_render_kustomization_unsupported(void **state)
 	(void)state;
 	put("k/base/kustomization.yaml", "resources: [cm.yaml]\n");
 	put("k/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
-	expect_error("k", ERR_UNSUPPORTED, "base/kustomization.yaml: kustomize overlays are not "
-					   "supported yet");
+	expect_error("k", ERR_UNSUPPORTED,
+		     "base/kustomization.yaml: kustomize overlays are not "
+		     "supported yet");
 }
 
 static void test_render_plumbignore_and_list(void **state)

@@ -1,0 +1,479 @@
+/*
+ * One reconcile: source → render → plan → apply → record.
+ *
+ * Crash safety: before each write, the object's inventory entry is recorded as
+ * pending (with the original of a taken-over path) in one transaction; after
+ * the write, the entry is confirmed with the run's result for the object. A
+ * process killed between the two leaves an entry that the next sync treats as
+ * managed, so it converges instead of taking plumb's own file over as an
+ * "original". Every write itself is atomic (see targets/host).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void engine_result_release(struct engine_result *r)
+{
+	plan_release(&r->plan);
+	vec_release(&r->inventory, inventory_entry_free);
+	objset_free(r->set);
+	tree_free(r->tree);
+	host_target_free(r->target);
+	source_commit_release(&r->commit);
+	source_free(r->source);
+	memset(r, 0, sizeof(*r));
+}
+
+int engine_open_store(const char *data_dir, struct store **out, struct error *err)
+{
+	char *path = xasprintf("%s/plumb.db", data_dir);
+	int rc = store_open(out, path, err);
+
+	free(path);
+	return rc;
+}
+
+static const char *default_actor(void)
+{
+	const char *user = getenv("USER");
+	struct passwd *pw;
+
+	if (user && *user)
+		return user;
+	pw = getpwuid(geteuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
+/* Takes <data_dir>/locks/<app>.lock; ERR_CONFLICT if another plumb holds it. */
+static int lock_app(const char *data_dir, const char *app, int *fd_out, struct error *err)
+{
+	char *dir = xasprintf("%s/locks", data_dir);
+	char *path = xasprintf("%s/%s.lock", dir, app);
+	int fd, rc = 0;
+
+	*fd_out = -1;
+	if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+		rc = error_errno(err, "cannot create data directory '%s'", data_dir);
+		goto out;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		rc = error_errno(err, "cannot create '%s'", dir);
+		goto out;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = error_errno(err, "cannot open lock '%s'", path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		rc = error_set(err, ERR_CONFLICT,
+			       "another plumb is syncing application '%s' (lock '%s')", app, path);
+		goto out;
+	}
+	*fd_out = fd;
+out:
+	free(dir);
+	free(path);
+	return rc;
+}
+
+int engine_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
+		struct engine_result *out, struct error *err)
+{
+	struct source_opts sopts = {.url = app->repo_url, .data_dir = opts->data_dir};
+	struct source_ref ref = {app->ref_kind, app->ref_value};
+	struct plan_opts popts = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (opts->commit) {
+		ref.kind = REF_COMMIT;
+		ref.value = opts->commit;
+	}
+	if ((rc = source_open(&out->source, &sopts, err)) < 0)
+		goto fail;
+	if (opts->fetch && (rc = source_fetch(out->source, NULL, err)) < 0)
+		goto fail;
+	if ((rc = source_resolve(out->source, &ref, &out->commit, err)) < 0 ||
+	    (rc = source_tree(out->source, &out->commit, &out->tree, err)) < 0)
+		goto fail;
+	if ((rc = render_tree(out->tree, app->path, NULL, &out->set, err)) < 0)
+		goto fail;
+	if ((rc = host_target_open(&out->target, app->root, err)) < 0)
+		goto fail;
+	if ((rc = store_inventory_list(store, app->name, &out->inventory, err)) < 0)
+		goto fail;
+	popts.prune = opts->prune < 0 ? app->prune : opts->prune > 0;
+	popts.revision = out->commit.sha;
+	if ((rc = plan_build_host(out->target, out->set, out->tree, &out->inventory, &popts,
+				  &out->plan, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	error_prefix(err, "%s", app->name);
+	return rc;
+}
+
+/* Records (in the store's current transaction) the entry for a desired change. */
+static int put_entry(struct store *store, const struct app *app, const struct change *c,
+		     const char *revision, bool pending, bool created, struct error *err)
+{
+	struct inventory_entry e = {0};
+	struct buf json = BUF_INIT;
+	int rc;
+
+	node_canonical_json(c->desired->root, &json);
+	e.key = c->key;
+	e.kind = (char *)host_kind_name(c->kind);
+	e.name = (char *)c->desired->id.name;
+	e.path = c->path;
+	e.hash = (char *)c->hash;
+	e.revision = (char *)revision;
+	e.created = created;
+	e.pending = pending;
+	e.object_json = json.data ? json.data : (char *)"";
+	rc = store_inventory_put(store, app->name, &e, err);
+	buf_release(&json);
+	return rc;
+}
+
+/* Saves what is at c->path before plumb first writes it. */
+static int keep_original(struct store *store, struct host_target *target, const struct app *app,
+			 const struct change *c, struct error *err)
+{
+	struct host_live live = {0};
+	struct original o = {0};
+	int rc = host_observe(target, c->path, true, &live, err);
+
+	if (rc < 0 || live.type == LIVE_NONE)
+		goto out;
+	o.path = c->path;
+	o.type = live.type == LIVE_DIR	     ? ORIGINAL_DIR
+		 : live.type == LIVE_SYMLINK ? ORIGINAL_SYMLINK
+					     : ORIGINAL_FILE;
+	o.content = live.content;
+	o.mode = live.mode;
+	o.uid = live.uid;
+	o.gid = live.gid;
+	rc = store_original_put(store, app->name, &o, err);
+out:
+	host_live_release(&live);
+	return rc;
+}
+
+struct apply_ctx {
+	struct store *store;
+	const struct app *app;
+	const struct engine_opts *opts;
+	struct engine_result *res;
+	struct store_run *run;
+	unsigned done, total;
+	bool tty;
+};
+
+static void progress(struct apply_ctx *ctx, const char *verb, const struct change *c, bool ok)
+{
+	if (!ctx->opts->progress)
+		return;
+	ctx->done++;
+	if (ctx->tty) {
+		fprintf(stderr, "\r\033[K[%u/%u] %s %s %s", ctx->done, ctx->total, verb, c->display,
+			c->path);
+		if (!ok || ctx->done == ctx->total)
+			fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "[%u/%u] %s %s %s\n", ctx->done, ctx->total, verb, c->display,
+			c->path);
+	}
+}
+
+static int record_object(struct apply_ctx *ctx, const struct change *c, const char *result,
+			 const char *message, struct error *err)
+{
+	struct store_run_object o = {
+		.key = c->key,
+		.display = c->display,
+		.path = c->path,
+		.action = (char *)action_name(c->action),
+		.result = (char *)result,
+		.message = (char *)(message ? message : ""),
+	};
+
+	return store_run_object_add(ctx->store, ctx->run->id, &o, err);
+}
+
+/* Creates or updates one object, with its inventory entry around the write. */
+static int apply_desired(struct apply_ctx *ctx, struct change *c, struct error *err)
+{
+	struct store *store = ctx->store;
+	const char *revision = ctx->res->commit.sha;
+	bool created = c->inventory ? c->inventory->created : c->action == ACTION_CREATE;
+	bool needs_entry = !c->inventory || c->inventory->pending ||
+			   strcmp(c->inventory->hash, c->hash) != 0 ||
+			   strcmp(c->inventory->path, c->path) != 0;
+	struct error aerr = ERROR_INIT;
+	int rc;
+
+	if (c->action == ACTION_UNCHANGED && !needs_entry && !c->take_over)
+		return 0;
+	if ((rc = store_begin(store, err)) < 0)
+		return rc;
+	if (c->take_over && (rc = keep_original(store, ctx->res->target, ctx->app, c, err)) < 0)
+		goto abort;
+	if (c->action != ACTION_UNCHANGED &&
+	    (rc = put_entry(store, ctx->app, c, revision, true, created, err)) < 0)
+		goto abort;
+	if ((rc = store_commit(store, err)) < 0)
+		return rc;
+
+	if (c->action != ACTION_UNCHANGED) {
+		rc = host_apply(ctx->res->target, c->resource, &aerr);
+		if (rc < 0) {
+			error_set(err, rc, "%s:%u: %s: %s", c->desired->file, c->desired->line,
+				  c->display, aerr.msg);
+			ctx->run->failed++;
+			ctx->res->failed++;
+			record_object(ctx, c, "failed", aerr.msg, NULL);
+			progress(ctx, "FAILED", c, false);
+			return rc;
+		}
+	}
+	if ((rc = store_begin(store, err)) < 0)
+		return rc;
+	if ((rc = put_entry(store, ctx->app, c, revision, false, created, err)) < 0)
+		goto abort;
+	if (c->action != ACTION_UNCHANGED && (rc = record_object(ctx, c, "ok", NULL, err)) < 0)
+		goto abort;
+	if ((rc = store_commit(store, err)) < 0)
+		return rc;
+	if (c->action == ACTION_CREATE) {
+		ctx->run->created++;
+		progress(ctx, "created", c, true);
+	} else if (c->action == ACTION_UPDATE) {
+		ctx->run->updated++;
+		progress(ctx, "updated", c, true);
+	}
+	if (c->action != ACTION_UNCHANGED)
+		ctx->res->applied++;
+	return 0;
+abort:
+	store_rollback(store);
+	return rc;
+}
+
+/* Prunes one object: restores what plumb took over, or removes what it created. */
+static int apply_delete(struct apply_ctx *ctx, struct change *c, struct error *err)
+{
+	struct original o = {0};
+	struct error aerr = ERROR_INIT;
+	const char *note = NULL;
+	int rc = store_original_get(ctx->store, ctx->app->name, c->path, &o, &aerr);
+
+	if (rc == 0) {
+		enum host_live_type type = o.type == ORIGINAL_DIR	? LIVE_DIR
+					   : o.type == ORIGINAL_SYMLINK ? LIVE_SYMLINK
+									: LIVE_FILE;
+
+		rc = host_restore(ctx->res->target, c->path, type, &o.content, o.mode, o.uid, o.gid,
+				  &aerr);
+		note = "original restored";
+	} else if (rc == ERR_NOTFOUND) {
+		rc = host_remove(ctx->res->target, c->path, c->kind, &aerr);
+		if (rc == ERR_CONFLICT && c->kind == HOST_DIRECTORY) {
+			note = aerr.msg;
+			rc = 0;
+		}
+	}
+	original_release(&o);
+	if (rc < 0) {
+		error_set(err, rc, "%s %s: %s", c->display, c->path, aerr.msg);
+		ctx->run->failed++;
+		ctx->res->failed++;
+		record_object(ctx, c, "failed", aerr.msg, NULL);
+		progress(ctx, "FAILED", c, false);
+		return rc;
+	}
+	if ((rc = store_begin(ctx->store, err)) < 0)
+		return rc;
+	if (!c->moved && (rc = store_inventory_delete(ctx->store, ctx->app->name, c->key, err)) < 0)
+		goto abort;
+	if ((rc = store_original_delete(ctx->store, ctx->app->name, c->path, err)) < 0 &&
+	    rc != ERR_NOTFOUND)
+		goto abort;
+	if ((rc = record_object(ctx, c, "ok", note, err)) < 0)
+		goto abort;
+	if ((rc = store_commit(ctx->store, err)) < 0)
+		return rc;
+	ctx->run->deleted++;
+	ctx->res->applied++;
+	progress(ctx, note && strcmp(note, "original restored") == 0 ? "restored" : "deleted", c,
+		 true);
+	return 0;
+abort:
+	store_rollback(ctx->store);
+	return rc;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Removes the unmanaged entries of a purging Directory, all at once when its
+ * first entry comes up; the plan listed them, host_purge finds them again now.
+ */
+static int apply_purge(struct apply_ctx *ctx, struct change *entry, struct map *purged,
+		       struct error *err)
+{
+	struct vec managed = VEC_INIT, removed = VEC_INIT;
+	const struct change *c, *dir = NULL;
+	struct error aerr = ERROR_INIT;
+	const char *path;
+	size_t i;
+	int rc = 0;
+
+	vec_foreach (&ctx->res->plan.changes, i, c) {
+		if (c->resource && c->action != ACTION_DELETE)
+			vec_push(&managed, c->path);
+		if (c->resource && c->desired == entry->desired)
+			dir = c;
+	}
+	if (!dir || map_has(purged, dir->path))
+		goto out;
+	map_put(purged, dir->path, NULL);
+	vec_sort(&managed, cmp_cstr);
+	rc = host_purge(ctx->res->target, dir->resource, &managed, false, &removed, &aerr);
+	vec_foreach (&removed, i, path) {
+		struct change gone = {.key = (char *)"",
+				      .display = (char *)"(unmanaged)",
+				      .path = (char *)path,
+				      .action = ACTION_DELETE};
+
+		record_object(ctx, &gone, "ok", "purged", NULL);
+		ctx->run->deleted++;
+		ctx->res->applied++;
+		progress(ctx, "purged", &gone, true);
+	}
+	if (rc < 0) {
+		error_set(err, rc, "%s:%u: %s: purge: %s", dir->desired->file, dir->desired->line,
+			  dir->display, aerr.msg);
+		ctx->run->failed++;
+		ctx->res->failed++;
+		record_object(ctx, entry, "failed", aerr.msg, NULL);
+	}
+out:
+	vec_release(&managed, NULL);
+	vec_release(&removed, free);
+	return rc;
+}
+
+int engine_sync(struct store *store, const struct app *app, const struct engine_opts *opts,
+		struct engine_result *out, struct error *err)
+{
+	struct store_run run = {0};
+	struct apply_ctx ctx = {.store = store, .app = app, .opts = opts, .res = out, .run = &run};
+	struct map swept = MAP_INIT, purged = MAP_INIT;
+	struct change *c;
+	size_t i;
+	int lock_fd = -1, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!opts->dry_run && (rc = lock_app(opts->data_dir, app->name, &lock_fd, err)) < 0)
+		return rc;
+	if (!opts->dry_run) {
+		unsigned interrupted = 0;
+
+		/* we hold the lock: a run still "running" belongs to a plumb that died */
+		if ((rc = store_runs_interrupt(store, app->name, &interrupted, err)) < 0)
+			goto out;
+		if (interrupted)
+			log_warn("%s: %u earlier sync run%s did not finish (plumb was stopped); "
+				 "recorded as interrupted",
+				 app->name, interrupted, interrupted == 1 ? "" : "s");
+	}
+	if ((rc = engine_plan(store, app, opts, out, err)) < 0 || opts->dry_run)
+		goto out;
+
+	run.app = app->name;
+	run.revision = out->commit.sha;
+	run.ref = out->commit.ref ? out->commit.ref : (char *)"";
+	run.author = out->commit.author_name ? out->commit.author_name : (char *)"";
+	run.message = out->commit.summary ? out->commit.summary : (char *)"";
+	run.trigger = (char *)(opts->trigger ? opts->trigger : "manual");
+	run.actor = (char *)(opts->actor ? opts->actor : default_actor());
+	run.started = (int64_t)time(NULL);
+	run.result = RUN_RUNNING;
+	run.error = (char *)"";
+	if ((rc = store_run_begin(store, &run, &run.id, err)) < 0)
+		goto out;
+	out->run_id = run.id;
+	ctx.tty = isatty(STDERR_FILENO);
+	ctx.total = out->plan.counts[ACTION_CREATE] + out->plan.counts[ACTION_UPDATE] +
+		    out->plan.counts[ACTION_DELETE];
+
+	/* leftovers of a crashed write, in every directory we are about to touch */
+	vec_foreach (&out->plan.changes, i, c) {
+		char *dir = xstrdup(c->path);
+		char *slash = strrchr(dir, '/');
+		unsigned removed = 0;
+
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		if (!map_has(&swept, dir)) {
+			map_put(&swept, dir, NULL);
+			host_sweep_temp(out->target, dir, &removed, NULL);
+			if (removed)
+				log_info("%s: removed %u stale temporary files in '%s'", app->name,
+					 removed, dir);
+		}
+		free(dir);
+	}
+
+	vec_foreach (&out->plan.changes, i, c) {
+		if (c->orphan)
+			continue;
+		if (c->purge_entry)
+			rc = apply_purge(&ctx, c, &purged, err);
+		else if (c->action == ACTION_DELETE)
+			rc = apply_delete(&ctx, c, err);
+		else
+			rc = apply_desired(&ctx, c, err);
+		if (rc < 0)
+			break;
+		if (c->action == ACTION_UNCHANGED)
+			run.unchanged++;
+	}
+	run.finished = (int64_t)time(NULL);
+	run.result = rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
+	run.error = rc < 0 ? err->msg : (char *)"";
+	out->result = run.result;
+	{
+		struct error ferr = ERROR_INIT;
+
+		if (store_run_finish(store, &run, &ferr) < 0 && rc == 0)
+			rc = error_set(err, ferr.code, "%s", ferr.msg);
+		char *spec = app_to_json(app);
+
+		if (store_app_put(store, app->name, spec, &ferr) < 0 && rc == 0)
+			rc = error_set(err, ferr.code, "%s", ferr.msg);
+		free(spec);
+	}
+	if (rc < 0)
+		error_prefix(err, "%s: sync %lld failed", app->name, (long long)run.id);
+out:
+	map_release(&swept, NULL);
+	map_release(&purged, NULL);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
+}

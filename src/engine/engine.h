@@ -1,0 +1,59 @@
+/*
+ * engine — one reconcile of one application: fetch, render, plan, apply,
+ * prune, record. The CLI commands (diff, sync, status, rollback) and, later,
+ * the daemon all go through here.
+ */
+#ifndef PLUMB_ENGINE_H
+#define PLUMB_ENGINE_H
+
+#include "core/core.h"
+#include "engine/app.h"
+#include "plan/plan.h"
+#include "render/render.h"
+#include "source/source.h"
+#include "store/store.h"
+#include "targets/host/host.h"
+
+struct engine_opts {
+	const char *data_dir;
+	bool dry_run;
+	int prune;	     /* -1: the application's policy, 0: never, 1: always */
+	const char *trigger; /* "manual", "rollback", ... */
+	const char *actor;   /* who asked; default: the user running plumb */
+	const char *commit;  /* a commit to use instead of resolving the application's ref */
+	bool fetch;	     /* fetch before resolving (false: the cache as it is) */
+	bool progress;	     /* report each change on stderr as it is applied */
+};
+
+/* Everything one reconcile produced; release with engine_result_release. */
+struct engine_result {
+	struct source_commit commit;
+	struct plan plan;
+	int64_t run_id; /* 0 when nothing was recorded (plans, dry runs) */
+	enum run_result result;
+	unsigned applied; /* changes that went through */
+	unsigned failed;
+	/* internals kept alive for the plan's borrowed pointers */
+	struct source *source;
+	struct tree *tree;
+	struct objset *set;
+	struct host_target *target;
+	struct vec inventory;
+};
+
+/* Fetches (if asked), renders and plans, writing nothing. */
+int engine_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
+		struct engine_result *out, struct error *err);
+/*
+ * engine_plan, then applies the plan (unless dry_run) and records the run.
+ * Returns 0 when the run succeeded; on a failure while applying, the run is
+ * recorded as failed, out says what was applied, and err says what failed.
+ */
+int engine_sync(struct store *store, const struct app *app, const struct engine_opts *opts,
+		struct engine_result *out, struct error *err);
+void engine_result_release(struct engine_result *result);
+
+/* Opens <data_dir>/plumb.db, marking runs left running by a dead process as interrupted. */
+int engine_open_store(const char *data_dir, struct store **out, struct error *err);
+
+#endif
