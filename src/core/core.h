@@ -51,7 +51,7 @@ enum err_code {
 	ERR_INTERNAL = -10,   /* a library failed in a way we cannot classify */
 };
 
-#define ERROR_MSG_MAX 2048
+#define ERROR_MSG_MAX 8192
 
 /*
  * An error travelling up the call stack: a code, the errno that caused it (0 if

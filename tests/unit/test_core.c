@@ -306,7 +306,7 @@ static void test_error_context_and_codes(void **state)
 static void test_error_prefix_truncates_safely(void **state)
 {
 	struct error err = ERROR_INIT;
-	char big[3000];
+	char big[ERROR_MSG_MAX + 1000];
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);

@@ -339,7 +339,7 @@ static void test_render_write_formats(void **state)
 	assert_int_equal(objset_write(set, RENDER_JSON, "{\"sha\": \"abc\"}", &json), 0);
 	assert_non_null(strstr(json.data, "\"revision\": {\n    \"sha\": \"abc\"\n  }"));
 	assert_non_null(strstr(json.data, "\"source\": \"a.yaml:1\""));
-	assert_non_null(strstr(json.data, "\"source\": \"a.yaml:7\""));
+	assert_non_null(strstr(json.data, "\"source\": \"a.yaml:8\""));
 	assert_non_null(strstr(json.data, "\"sha256\": \""));
 	assert_non_null(strstr(json.data, "\"object\": {\n"));
 	buf_release(&yaml);
