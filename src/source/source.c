@@ -358,6 +358,18 @@ static void cache_unlock(int fd)
  * would block every later ref update). Only called while we hold the cache
  * lock, so no live libgit2 in another plumb process owns them.
  */
+/* nftw callback: removes everything (depth first), for a cache that never got a ref. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
 static int remove_stale_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	const char *name = path + ftw->base;
@@ -970,6 +982,12 @@ int source_fetch(struct source *src, struct source_fetch_stats *stats, struct er
 		  result.received_objects, result.received_bytes,
 		  (unsigned long long)result.duration_ms);
 out:
+	/* A first fetch that failed leaves no empty cache behind (a mistyped URL
+	 * must not litter the data directory). */
+	if (rc < 0 && !cache_has_refs(src->repo)) {
+		nftw(src->cache_path, remove_entry, 16, FTW_PHYS | FTW_DEPTH);
+		unlink(src->lock_path);
+	}
 	git_reference_free(head_ref);
 	git_remote_free(remote);
 	git_buf_dispose(&head);

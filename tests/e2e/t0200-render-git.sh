@@ -142,7 +142,9 @@ test_expect_success 'a repository that does not exist' '
 	test_expect_code 2 "$PLUMB" render --repo "file://$TRASH/nowhere.git" 2>err &&
 	test_grep "nowhere\.git" err &&
 	test_expect_code 2 "$PLUMB" render --repo "$TRASH/nowhere-else" 2>err &&
-	test_grep "nowhere-else" err
+	test_grep "nowhere-else" err &&
+	ls "$PLUMB_DATA_DIR/repos" >caches &&
+	test_grep_not "nowhere" caches
 '
 
 test_expect_success 'an unreachable https remote: clear error, no credentials shown' '
