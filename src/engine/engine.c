@@ -212,59 +212,114 @@ static int record_object(struct apply_ctx *ctx, const struct change *c, const ch
 	return store_run_object_add(ctx->store, ctx->run->id, &o, err);
 }
 
-/* Creates or updates one object, with its inventory entry around the write. */
-static int apply_desired(struct apply_ctx *ctx, struct change *c, struct error *err)
+/* Whether a desired change needs its inventory entry written. */
+static bool needs_entry(const struct change *c)
+{
+	return c->action != ACTION_UNCHANGED || c->take_over || !c->inventory ||
+	       c->inventory->pending || strcmp(c->inventory->hash, c->hash) != 0 ||
+	       strcmp(c->inventory->path, c->path) != 0;
+}
+
+static bool created_by_plumb(const struct change *c)
+{
+	return c->inventory ? c->inventory->created : c->action == ACTION_CREATE;
+}
+
+#define APPLY_BATCH 256
+
+/*
+ * Creates or updates a batch of objects in three steps: one transaction records
+ * a pending inventory entry for each (and the original of each path taken over),
+ * then the writes happen, then one transaction confirms what was written. A
+ * crash anywhere leaves entries that the next sync treats as managed. The first
+ * failed write stops the batch; entries of new objects not written are dropped.
+ */
+static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, struct error *err)
 {
 	struct store *store = ctx->store;
 	const char *revision = ctx->res->commit.sha;
-	bool created = c->inventory ? c->inventory->created : c->action == ACTION_CREATE;
-	bool needs_entry = !c->inventory || c->inventory->pending ||
-			   strcmp(c->inventory->hash, c->hash) != 0 ||
-			   strcmp(c->inventory->path, c->path) != 0;
 	struct error aerr = ERROR_INIT;
-	int rc;
+	size_t i, written;
+	int rc, failed = 0;
 
-	if (c->action == ACTION_UNCHANGED && !needs_entry && !c->take_over)
-		return 0;
 	if ((rc = store_begin(store, err)) < 0)
 		return rc;
-	if (c->take_over && (rc = keep_original(store, ctx->res->target, ctx->app, c, err)) < 0)
-		goto abort;
-	if (c->action != ACTION_UNCHANGED &&
-	    (rc = put_entry(store, ctx->app, c, revision, true, created, err)) < 0)
-		goto abort;
+	for (i = 0; i < n; i++) {
+		struct change *c = batch[i];
+
+		if (c->take_over &&
+		    (rc = keep_original(store, ctx->res->target, ctx->app, c, err)) < 0)
+			goto abort;
+		if (c->action != ACTION_UNCHANGED &&
+		    (rc = put_entry(store, ctx->app, c, revision, true, created_by_plumb(c), err)) <
+			    0)
+			goto abort;
+	}
 	if ((rc = store_commit(store, err)) < 0)
 		return rc;
 
-	if (c->action != ACTION_UNCHANGED) {
-		rc = host_apply(ctx->res->target, c->resource, &aerr);
-		if (rc < 0) {
-			error_set(err, rc, "%s:%u: %s: %s", c->desired->file, c->desired->line,
+	host_defer_dir_sync(ctx->res->target, true);
+	for (written = 0; written < n; written++) {
+		struct change *c = batch[written];
+
+		if (c->action == ACTION_UNCHANGED)
+			continue;
+		failed = host_apply(ctx->res->target, c->resource, &aerr);
+		if (failed < 0) {
+			error_set(err, failed, "%s:%u: %s: %s", c->desired->file, c->desired->line,
 				  c->display, aerr.msg);
-			ctx->run->failed++;
-			ctx->res->failed++;
-			record_object(ctx, c, "failed", aerr.msg, NULL);
-			progress(ctx, "FAILED", c, false);
-			return rc;
+			break;
 		}
 	}
+	/* the renames are durable before the run says they happened; if they cannot
+	 * be made so, the entries stay pending and the next sync checks them again */
+	host_defer_dir_sync(ctx->res->target, false);
+	if ((rc = host_sync_dirs(ctx->res->target, err)) < 0) {
+		ctx->run->failed++;
+		ctx->res->failed++;
+		return rc;
+	}
+
 	if ((rc = store_begin(store, err)) < 0)
 		return rc;
-	if ((rc = put_entry(store, ctx->app, c, revision, false, created, err)) < 0)
-		goto abort;
-	if (c->action != ACTION_UNCHANGED && (rc = record_object(ctx, c, "ok", NULL, err)) < 0)
-		goto abort;
+	for (i = 0; i < n; i++) {
+		struct change *c = batch[i];
+
+		if (i < written) {
+			rc = put_entry(store, ctx->app, c, revision, false, created_by_plumb(c),
+				       err);
+			if (rc == 0 && c->action != ACTION_UNCHANGED)
+				rc = record_object(ctx, c, "ok", NULL, err);
+		} else if (i == written) {
+			rc = record_object(ctx, c, "failed", aerr.msg, err);
+		} else if (!c->inventory && c->action != ACTION_UNCHANGED) {
+			rc = store_inventory_delete(store, ctx->app->name, c->key, err);
+		}
+		if (rc < 0)
+			goto abort;
+	}
 	if ((rc = store_commit(store, err)) < 0)
 		return rc;
-	if (c->action == ACTION_CREATE) {
-		ctx->run->created++;
-		progress(ctx, "created", c, true);
-	} else if (c->action == ACTION_UPDATE) {
-		ctx->run->updated++;
-		progress(ctx, "updated", c, true);
+
+	for (i = 0; i < written; i++) {
+		struct change *c = batch[i];
+
+		if (c->action == ACTION_CREATE) {
+			ctx->run->created++;
+			progress(ctx, "created", c, true);
+		} else if (c->action == ACTION_UPDATE) {
+			ctx->run->updated++;
+			progress(ctx, "updated", c, true);
+		}
+		if (c->action != ACTION_UNCHANGED)
+			ctx->res->applied++;
 	}
-	if (c->action != ACTION_UNCHANGED)
-		ctx->res->applied++;
+	if (failed < 0) {
+		ctx->run->failed++;
+		ctx->res->failed++;
+		progress(ctx, "FAILED", batch[written], false);
+		return failed;
+	}
 	return 0;
 abort:
 	store_rollback(store);
@@ -384,6 +439,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	struct store_run run = {0};
 	struct apply_ctx ctx = {.store = store, .app = app, .opts = opts, .res = out, .run = &run};
 	struct map swept = MAP_INIT, purged = MAP_INIT;
+	struct vec batch = VEC_INIT;
 	struct change *c;
 	size_t i;
 	int lock_fd = -1, rc;
@@ -439,19 +495,27 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		free(dir);
 	}
 
-	vec_foreach (&out->plan.changes, i, c) {
+	for (i = 0; i < out->plan.changes.len && rc == 0; i++) {
+		c = out->plan.changes.items[i];
 		if (c->orphan)
 			continue;
+		if (c->action == ACTION_UNCHANGED)
+			run.unchanged++;
 		if (c->purge_entry)
 			rc = apply_purge(&ctx, c, &purged, err);
 		else if (c->action == ACTION_DELETE)
 			rc = apply_delete(&ctx, c, err);
-		else
-			rc = apply_desired(&ctx, c, err);
-		if (rc < 0)
-			break;
-		if (c->action == ACTION_UNCHANGED)
-			run.unchanged++;
+		else if (needs_entry(c))
+			vec_push(&batch, c);
+		/* a batch ends when full, and before the first delete (they come last) */
+		bool last_desired =
+			i + 1 == out->plan.changes.len ||
+			((struct change *)out->plan.changes.items[i + 1])->action == ACTION_DELETE;
+
+		if (batch.len && (batch.len == APPLY_BATCH || last_desired)) {
+			rc = apply_batch(&ctx, (struct change **)batch.items, batch.len, err);
+			batch.len = 0;
+		}
 	}
 	run.finished = (int64_t)time(NULL);
 	run.result = rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
@@ -471,6 +535,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	if (rc < 0)
 		error_prefix(err, "%s: sync %lld failed", app->name, (long long)run.id);
 out:
+	vec_release(&batch, NULL);
 	map_release(&swept, NULL);
 	map_release(&purged, NULL);
 	if (lock_fd >= 0)

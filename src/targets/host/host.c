@@ -34,6 +34,8 @@ struct host_target {
 	char *root;
 	int rootfd;	 /* O_PATH | O_DIRECTORY */
 	bool no_openat2; /* the kernel lacks openat2: walk, refusing every symlink */
+	bool defer_dir_sync;
+	struct map dirty_dirs; /* directory path -> (fd + 1) open for reading, to fsync */
 };
 
 /* What a File, Directory or Symlink should be, whether from a resource or a restore. */
@@ -101,6 +103,7 @@ void host_target_free(struct host_target *t)
 {
 	if (!t)
 		return;
+	host_sync_dirs(t, NULL);
 	close_fd(&t->rootfd);
 	free(t->root);
 	free(t);
@@ -288,17 +291,60 @@ static int open_dir(struct host_target *t, const char *path, int *fd, struct err
 	return rc;
 }
 
-/* Makes a directory's entries durable (dirfd may be an O_PATH descriptor). */
-static int sync_dir(int dirfd, const char *path, struct error *err)
+/*
+ * Makes a directory's entries durable (dirfd may be an O_PATH descriptor), now,
+ * or at the next host_sync_dirs when the target defers directory syncs.
+ */
+static int sync_dir(struct host_target *t, int dirfd, const char *path, struct error *err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
+	int fd, rc = 0;
+	char *dir = NULL;
 
-	if (fd < 0)
+	if (t->defer_dir_sync) {
+		const char *slash = strrchr(path, '/');
+
+		dir = xstrndup(path, slash && slash != path ? (size_t)(slash - path) : 1);
+		if (map_has(&t->dirty_dirs, dir)) {
+			free(dir);
+			return 0;
+		}
+	}
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		free(dir);
 		return error_errno(err, "cannot open the directory of '%s' to sync it", path);
+	}
+	if (dir) {
+		map_put(&t->dirty_dirs, dir, (void *)(intptr_t)(fd + 1));
+		free(dir);
+		return 0;
+	}
 	if (fsync(fd) < 0)
 		rc = error_errno(err, "cannot sync the directory of '%s'", path);
 	close(fd);
+	return rc;
+}
+
+void host_defer_dir_sync(struct host_target *t, bool defer)
+{
+	t->defer_dir_sync = defer;
+}
+
+int host_sync_dirs(struct host_target *t, struct error *err)
+{
+	const char *dir;
+	void *value;
+	size_t pos = 0;
+	int rc = 0;
+
+	while (map_next(&t->dirty_dirs, &pos, &dir, &value)) {
+		int fd = (int)(intptr_t)value - 1;
+
+		if (fsync(fd) < 0 && rc == 0)
+			rc = error_errno(err, "cannot sync directory '%s'", dir);
+		close(fd);
+	}
+	map_release(&t->dirty_dirs, NULL);
 	return rc;
 }
 
@@ -507,8 +553,9 @@ static int write_all(int fd, const char *data, size_t len)
  * then is renamed over name, and the directory is fsynced. On failure the
  * temporary file is removed and name is untouched.
  */
-static int write_atomic(int dirfd, const char *name, const char *path, const char *data, size_t len,
-			uint32_t mode, uint32_t uid, uint32_t gid, struct error *err)
+static int write_atomic(struct host_target *t, int dirfd, const char *name, const char *path,
+			const char *data, size_t len, uint32_t mode, uint32_t uid, uint32_t gid,
+			struct error *err)
 {
 	char tmp[NAME_MAX + 1];
 	int fd = -1, rc = 0;
@@ -545,7 +592,7 @@ static int write_atomic(int dirfd, const char *name, const char *path, const cha
 		rc = error_errno(err, "cannot rename a temporary file over '%s'", path);
 		goto fail;
 	}
-	return sync_dir(dirfd, path, err);
+	return sync_dir(t, dirfd, path, err);
 fail:
 	close_fd(&fd);
 	unlinkat(dirfd, tmp, 0);
@@ -655,7 +702,7 @@ static int put_file(struct host_target *t, const char *path, const struct want *
 			       type_phrase(st.st_mode));
 	}
 	if (rc == 0)
-		rc = write_atomic(dirfd, name, path, want->data, want->len, mode, uid, gid, err);
+		rc = write_atomic(t, dirfd, name, path, want->data, want->len, mode, uid, gid, err);
 out:
 	close_fd(&fd);
 	close_fd(&dirfd);
@@ -722,7 +769,7 @@ static int put_directory(struct host_target *t, const char *path, const struct w
 	}
 	rc = fix_attrs(fd, &st, &effective, path, err);
 	if (rc == 0 && created)
-		rc = sync_dir(dirfd, path, err);
+		rc = sync_dir(t, dirfd, path, err);
 out:
 	close_fd(&fd);
 	close_fd(&dirfd);
@@ -774,7 +821,7 @@ static int put_symlink(struct host_target *t, const char *path, const char *targ
 		unlinkat(dirfd, tmp, 0);
 		goto out;
 	}
-	rc = sync_dir(dirfd, path, err);
+	rc = sync_dir(t, dirfd, path, err);
 out:
 	buf_release(&current);
 	close_fd(&dirfd);
@@ -842,7 +889,7 @@ int host_remove(struct host_target *t, const char *path, enum host_kind kind, st
 			rc = error_errno(err, "cannot remove '%s'", path);
 		goto out;
 	}
-	rc = sync_dir(dirfd, path, err);
+	rc = sync_dir(t, dirfd, path, err);
 out:
 	close_fd(&dirfd);
 	return rc;

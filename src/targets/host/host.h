@@ -115,6 +115,16 @@ int host_remove(struct host_target *t, const char *path, enum host_kind kind, st
 int host_purge(struct host_target *t, const struct host_resource *r, const struct vec *managed,
 	       bool dry_run, struct vec *removed, struct error *err);
 
+/*
+ * With defer set, the directory fsync that makes each write durable is put off
+ * until host_sync_dirs, once per directory: for many writes in a few
+ * directories. Each file's own fsync still happens before its rename, so every
+ * path holds the old or the new content at any instant.
+ */
+void host_defer_dir_sync(struct host_target *t, bool defer);
+/* Fsyncs every directory written since deferral began (host_target_free does too). */
+int host_sync_dirs(struct host_target *t, struct error *err);
+
 /* Removes stale ".plumb-tmp.*" files left in directory dir by a crash. */
 int host_sweep_temp(struct host_target *t, const char *dir, unsigned *removed, struct error *err);
 
