@@ -87,46 +87,64 @@ out:
 	return rc;
 }
 
-int engine_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
-		struct engine_result *out, struct error *err)
+/* Opens the source, fetches if asked, and resolves the commit to use. */
+static int resolve(const struct app *app, const struct engine_opts *opts, struct engine_result *out,
+		   struct error *err)
 {
 	struct source_opts sopts = {.url = app->repo_url, .data_dir = opts->data_dir};
 	struct source_ref ref = {app->ref_kind, app->ref_value};
-	struct plan_opts popts = {0};
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	if (opts->commit) {
 		ref.kind = REF_COMMIT;
 		ref.value = opts->commit;
 	}
 	if ((rc = source_open(&out->source, &sopts, err)) < 0)
-		goto fail;
+		return rc;
 	if (opts->fetch && (rc = source_fetch(out->source, NULL, err)) < 0)
-		goto fail;
-	if ((rc = source_resolve(out->source, &ref, &out->commit, err)) < 0 ||
-	    (rc = source_tree(out->source, &out->commit, &out->tree, err)) < 0)
-		goto fail;
+		return rc;
+	return source_resolve(out->source, &ref, &out->commit, err);
+}
+
+/* Renders the resolved commit and plans against the host. */
+static int plan_resolved(struct store *store, const struct app *app, const struct engine_opts *opts,
+			 struct engine_result *out, struct error *err)
+{
+	struct plan_opts popts = {0};
+	int rc;
+
+	if ((rc = source_tree(out->source, &out->commit, &out->tree, err)) < 0)
+		return rc;
 	if ((rc = render_tree(out->tree, app->path, NULL, &out->set, err)) < 0)
-		goto fail;
+		return rc;
 	if ((rc = host_target_open(&out->target, app->root, err)) < 0)
-		goto fail;
+		return rc;
 	if ((rc = store_inventory_list(store, app->name, &out->inventory, err)) < 0)
-		goto fail;
+		return rc;
 	popts.prune = opts->prune < 0 ? app->prune : opts->prune > 0;
 	popts.revision = out->commit.sha;
-	if ((rc = plan_build_host(out->target, out->set, out->tree, &out->inventory, &popts,
-				  &out->plan, err)) < 0)
-		goto fail;
-	return 0;
-fail:
-	error_prefix(err, "%s", app->name);
+	return plan_build_host(out->target, out->set, out->tree, &out->inventory, &popts,
+			       &out->plan, err);
+}
+
+int engine_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
+		struct engine_result *out, struct error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = resolve(app, opts, out, err);
+	if (rc == 0)
+		rc = plan_resolved(store, app, opts, out, err);
+	if (rc < 0)
+		error_prefix(err, "%s", app->name);
 	return rc;
 }
 
 /* Records (in the store's current transaction) the entry for a desired change. */
 static int put_entry(struct store *store, const struct app *app, const struct change *c,
-		     const char *revision, bool pending, bool created, struct error *err)
+		     const char *revision, bool pending, bool created, const char *stamp,
+		     struct error *err)
 {
 	struct inventory_entry e = {0};
 	struct buf json = BUF_INIT;
@@ -142,6 +160,7 @@ static int put_entry(struct store *store, const struct app *app, const struct ch
 	e.created = created;
 	e.pending = pending;
 	e.object_json = json.data ? json.data : (char *)"";
+	e.live_stamp = (char *)(stamp ? stamp : "");
 	rc = store_inventory_put(store, app->name, &e, err);
 	buf_release(&json);
 	return rc;
@@ -225,6 +244,12 @@ static bool created_by_plumb(const struct change *c)
 	return c->inventory ? c->inventory->created : c->action == ACTION_CREATE;
 }
 
+/* A Directory's times move with every write inside it: they count only when it purges. */
+static bool stamp_times(const struct change *c)
+{
+	return c->kind != HOST_DIRECTORY || (c->resource && c->resource->purge);
+}
+
 #define APPLY_BATCH 256
 
 /*
@@ -239,6 +264,7 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 	struct store *store = ctx->store;
 	const char *revision = ctx->res->commit.sha;
 	struct error aerr = ERROR_INIT;
+	struct buf stamp = BUF_INIT;
 	size_t i, written;
 	int rc, failed = 0;
 
@@ -251,8 +277,8 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 		    (rc = keep_original(store, ctx->res->target, ctx->app, c, err)) < 0)
 			goto abort;
 		if (c->action != ACTION_UNCHANGED &&
-		    (rc = put_entry(store, ctx->app, c, revision, true, created_by_plumb(c), err)) <
-			    0)
+		    (rc = put_entry(store, ctx->app, c, revision, true, created_by_plumb(c), NULL,
+				    err)) < 0)
 			goto abort;
 	}
 	if ((rc = store_commit(store, err)) < 0)
@@ -286,8 +312,11 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 		struct change *c = batch[i];
 
 		if (i < written) {
+			/* what the host holds now, for the next sync's quick check */
+			if (host_stamp(ctx->res->target, c->path, stamp_times(c), &stamp, NULL) < 0)
+				buf_reset(&stamp);
 			rc = put_entry(store, ctx->app, c, revision, false, created_by_plumb(c),
-				       err);
+				       stamp.data ? stamp.data : "", err);
 			if (rc == 0 && c->action != ACTION_UNCHANGED)
 				rc = record_object(ctx, c, "ok", NULL, err);
 		} else if (i == written) {
@@ -298,7 +327,9 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 		if (rc < 0)
 			goto abort;
 	}
-	if ((rc = store_commit(store, err)) < 0)
+	rc = store_commit(store, err);
+	buf_release(&stamp);
+	if (rc < 0)
 		return rc;
 
 	for (i = 0; i < written; i++) {
@@ -322,6 +353,7 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 	}
 	return 0;
 abort:
+	buf_release(&stamp);
 	store_rollback(store);
 	return rc;
 }
@@ -433,6 +465,75 @@ out:
 	return rc;
 }
 
+/*
+ * The quick check for a sync of the revision already applied: when the
+ * application is defined as at its newest run, that run succeeded at this very
+ * commit, and every managed path still has the stamp taken right after plumb
+ * wrote it (a stat: inode, size, mtime, ctime, mode, owner), nothing can
+ * differ, and nothing needs rendering or reading. Sets *count and returns true
+ * then; otherwise leaves out as it found it.
+ */
+static bool unchanged_since_last_sync(struct store *store, const struct app *app,
+				      struct engine_result *out, unsigned *count)
+{
+	struct store_app stored = {0};
+	struct vec runs = VEC_INIT;
+	struct buf stamp = BUF_INIT;
+	char *spec = app_to_json(app);
+	const struct store_run *last;
+	struct inventory_entry *e;
+	bool same = false;
+	size_t i;
+
+	if (store_app_get(store, app->name, &stored, NULL) < 0 ||
+	    strcmp(stored.spec_json, spec) != 0)
+		goto out;
+	if (store_run_list(store, app->name, 1, &runs, NULL) < 0 || !runs.len)
+		goto out;
+	last = runs.items[0];
+	if (last->result != RUN_SUCCEEDED || strcmp(last->revision, out->commit.sha) != 0)
+		goto out;
+	if (host_target_open(&out->target, app->root, NULL) < 0 ||
+	    store_inventory_list(store, app->name, &out->inventory, NULL) < 0)
+		goto out;
+	/* orphans left by a run without pruning are in the inventory, not in the counts */
+	if (out->inventory.len != last->created + last->updated + last->unchanged)
+		goto out;
+	vec_foreach (&out->inventory, i, e) {
+		if (e->pending || !e->live_stamp[0] ||
+		    host_stamp(out->target, e->path, e->live_stamp[0] != '=', &stamp, NULL) < 0 ||
+		    strcmp(stamp.data, e->live_stamp) != 0)
+			goto out;
+	}
+	*count = (unsigned)out->inventory.len;
+	same = true;
+out:
+	if (!same) {
+		host_target_free(out->target);
+		out->target = NULL;
+		vec_release(&out->inventory, inventory_entry_free);
+	}
+	buf_release(&stamp);
+	vec_release(&runs, store_run_free);
+	store_app_release(&stored);
+	free(spec);
+	return same;
+}
+
+/* Whether an unchanged object's path was touched since its stamp was taken. */
+static bool stamp_changed(struct apply_ctx *ctx, const struct change *c)
+{
+	struct buf stamp = BUF_INIT;
+	bool changed;
+
+	if (c->action != ACTION_UNCHANGED || !c->inventory)
+		return false;
+	changed = host_stamp(ctx->res->target, c->path, stamp_times(c), &stamp, NULL) < 0 ||
+		  strcmp(stamp.data ? stamp.data : "", c->inventory->live_stamp) != 0;
+	buf_release(&stamp);
+	return changed;
+}
+
 int engine_sync(struct store *store, const struct app *app, const struct engine_opts *opts,
 		struct engine_result *out, struct error *err)
 {
@@ -441,6 +542,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	struct map swept = MAP_INIT, purged = MAP_INIT;
 	struct vec batch = VEC_INIT;
 	struct change *c;
+	unsigned quick = 0;
 	size_t i;
 	int lock_fd = -1, rc;
 
@@ -458,7 +560,14 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 				 "recorded as interrupted",
 				 app->name, interrupted, interrupted == 1 ? "" : "s");
 	}
-	if ((rc = engine_plan(store, app, opts, out, err)) < 0 || opts->dry_run)
+	rc = resolve(app, opts, out, err);
+	if (rc == 0 && !opts->dry_run && unchanged_since_last_sync(store, app, out, &quick))
+		out->plan.counts[ACTION_UNCHANGED] = quick;
+	else if (rc == 0)
+		rc = plan_resolved(store, app, opts, out, err);
+	if (rc < 0)
+		error_prefix(err, "%s", app->name);
+	if (rc < 0 || opts->dry_run)
 		goto out;
 
 	run.app = app->name;
@@ -505,7 +614,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 			rc = apply_purge(&ctx, c, &purged, err);
 		else if (c->action == ACTION_DELETE)
 			rc = apply_delete(&ctx, c, err);
-		else if (needs_entry(c))
+		else if (needs_entry(c) || stamp_changed(&ctx, c))
 			vec_push(&batch, c);
 		/* a batch ends when full, and before the first delete (they come last) */
 		bool last_desired =
@@ -517,6 +626,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 			batch.len = 0;
 		}
 	}
+	run.unchanged += quick;
 	run.finished = (int64_t)time(NULL);
 	run.result = rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
 	run.error = rc < 0 ? err->msg : (char *)"";

@@ -91,6 +91,7 @@ static const char migration_1[] =
 	"  created INTEGER NOT NULL DEFAULT 0,"
 	"  pending INTEGER NOT NULL DEFAULT 0,"
 	"  object_json TEXT NOT NULL DEFAULT '',"
+	"  live_stamp TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (app, key)"
 	");"
 	"CREATE TABLE originals ("
@@ -1144,8 +1145,8 @@ int store_inventory_list(struct store *store, const char *app, struct vec *out, 
 
 	assert(app);
 	query_start(&q, store,
-		    "SELECT key, kind, name, path, hash, revision, created, pending, object_json"
-		    " FROM inventory WHERE app = ?1 ORDER BY key");
+		    "SELECT key, kind, name, path, hash, revision, created, pending, object_json,"
+		    " live_stamp FROM inventory WHERE app = ?1 ORDER BY key");
 	bind_text(&q, app);
 	while (query_step(&q)) {
 		struct inventory_entry *e = xcalloc(1, sizeof(*e));
@@ -1159,6 +1160,7 @@ int store_inventory_list(struct store *store, const char *app, struct vec *out, 
 		e->created = column_int(&q, 6) != 0;
 		e->pending = column_int(&q, 7) != 0;
 		e->object_json = column_str(&q, 8);
+		e->live_stamp = column_str(&q, 9);
 		vec_push(out, e);
 	}
 	rc = query_end(&q, err, "list the inventory of '%s'", app);
@@ -1176,7 +1178,8 @@ int store_inventory_put(struct store *store, const char *app, const struct inven
 	query_start(
 		&q, store,
 		"INSERT OR REPLACE INTO inventory (app, key, kind, name, path, hash, revision,"
-		" created, pending, object_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+		" created, pending, object_json, live_stamp)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	bind_text(&q, app);
 	bind_text(&q, e->key);
 	bind_text(&q, e->kind);
@@ -1187,6 +1190,7 @@ int store_inventory_put(struct store *store, const char *app, const struct inven
 	bind_int(&q, e->created);
 	bind_int(&q, e->pending);
 	bind_text(&q, e->object_json);
+	bind_text(&q, e->live_stamp);
 	query_step(&q);
 	return query_end(&q, err, "save inventory entry '%s' of '%s'", e->key, app);
 }
@@ -1216,6 +1220,7 @@ void inventory_entry_free(void *item)
 	free(e->hash);
 	free(e->revision);
 	free(e->object_json);
+	free(e->live_stamp);
 	free(e);
 }
 

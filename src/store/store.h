@@ -155,6 +155,10 @@ struct inventory_entry {
 	bool created;	   /* plumb created it (nothing was there before) */
 	bool pending;	   /* recorded before a write that has not been confirmed */
 	char *object_json; /* the desired object as last applied, for prune and rollback */
+	/* what the target reported right after the object was applied (host: type,
+	 * inode, size, mtime, ctime, mode, owner), "" if unknown: a sync of an
+	 * unchanged revision compares it instead of reading content */
+	char *live_stamp;
 };
 
 /* Appends struct inventory_entry * (free each with inventory_entry_free), by key. */

@@ -52,6 +52,23 @@ test_expect_success 'a no-change sync writes nothing' '
 	test "$(stat -c %i.%Y "$ROOT/srv/app/config.ini")" = "$before"
 '
 
+test_expect_success 'a sync of the applied revision notices an edit that keeps size and mtime' '
+	f="$ROOT/srv/app/config.ini" &&
+	cp -p "$f" saved &&
+	sed -i "s/8080/8081/" "$f" && touch -r saved "$f" &&
+	test "$(stat -c %s.%Y "$f")" = "$(stat -c %s.%Y saved)" &&
+	SYNC >out &&
+	test_grep "1 updated" out &&
+	test_cmp saved "$f"
+'
+
+test_expect_success 'and a mode change made by hand; an owner the manifest does not set is left alone' '
+	chmod 0666 "$ROOT/srv/app/config.ini" && chown 1 "$ROOT/srv/app/config.ini" &&
+	SYNC >out && test_grep "1 updated" out &&
+	test "$(stat -c %a.%u "$ROOT/srv/app/config.ini")" = 640.1 &&
+	chown 0 "$ROOT/srv/app/config.ini"
+'
+
 test_expect_success 'update content, mode and symlink target: diff shows each, sync applies' '
 	file_m config /srv/app/config.ini 0600 "[server]
 port = 9090" >ops/host/config.yaml &&

@@ -495,6 +495,40 @@ out:
 	return rc;
 }
 
+int host_stamp(struct host_target *t, const char *path, bool times, struct buf *out,
+	       struct error *err)
+{
+	const char *name;
+	struct stat st;
+	int dirfd = -1, missing, rc;
+
+	buf_reset(out);
+	rc = open_parent(t, path, &dirfd, &name, &missing, err);
+	if (rc < 0)
+		return rc;
+	if (dirfd < 0 || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (dirfd >= 0 && errno != ENOENT)
+			rc = error_errno(err, "cannot stat '%s'", path);
+		else
+			buf_addstr(out, "none");
+		close_fd(&dirfd);
+		return rc;
+	}
+	close_fd(&dirfd);
+	if (!times) {
+		buf_addf(out, "=%o:%llu:%u:%u:%llu", (unsigned)st.st_mode,
+			 (unsigned long long)st.st_ino, st.st_uid, st.st_gid,
+			 (unsigned long long)st.st_dev);
+		return 0;
+	}
+	/* ctime cannot be set by hand: any write, chmod, chown or rename moves it */
+	buf_addf(out, "%o:%llu:%lld:%lld.%09ld:%lld.%09ld:%u:%u:%llu", (unsigned)st.st_mode,
+		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, st.st_uid,
+		 st.st_gid, (unsigned long long)st.st_dev);
+	return 0;
+}
+
 void host_live_release(struct host_live *live)
 {
 	buf_release(&live->content);

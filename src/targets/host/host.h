@@ -94,6 +94,17 @@ int host_observe(struct host_target *t, const char *path, bool read_content, str
 void host_live_release(struct host_live *live);
 
 /*
+ * A short text that changes whenever what is at path changes: type and mode,
+ * inode, owner and device, and with `times` size, mtime and ctime ("none" if
+ * nothing is there). Equal stamps mean the path was not touched; reading no
+ * content, it costs one stat. Without times a stamp starts with '=': for
+ * directories whose entries do not matter (their times move with every write
+ * inside them).
+ */
+int host_stamp(struct host_target *t, const char *path, bool times, struct buf *out,
+	       struct error *err);
+
+/*
  * Makes path match r: File (atomic write, then mode/owner), Directory (mkdir,
  * then mode/owner; the parent must exist), Symlink (a temporary link renamed
  * over the path). Refuses (ERR_CONFLICT) to replace a directory by a file or a
