@@ -43,6 +43,7 @@ fuzz:
 
 bench: build
 	bench/render $(BUILD)/plumb
+	bench/host-sync $(BUILD)/plumb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
