@@ -73,7 +73,7 @@ test_expect_success "SIGKILL at $KILLS random instants: no torn file, database i
 	done
 	say "# $killed kills landed during a sync, $finished syncs finished first (window ${WINDOW_MS} ms)"
 	echo "$killed" >"$TRASH/killed"
-	# a kill after a sync finished proves nothing: most must land mid-sync
+	# a kill after a sync finished proves nothing: a good share must land mid-sync
 	test "$killed" -ge $((KILLS / 4))
 '
 
