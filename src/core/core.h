@@ -115,6 +115,25 @@ int buf_read_file(struct buf *b, const char *path, struct error *err);
 /* Appends s as a JSON string literal, quotes included. */
 int buf_add_json_string(struct buf *b, const char *s, size_t len);
 
+/*
+ * Problems gathered over a whole input, so that one run reports every broken
+ * file or object instead of the first: up to `max` messages (0: 20), then a count.
+ */
+struct error_list {
+	struct buf text;
+	unsigned count;
+	unsigned max;
+	int first_code;
+};
+
+void error_list_add(struct error_list *list, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* If anything was added, moves it into err (one line a problem) and returns the
+ * first problem's code; else returns 0. The list is empty afterwards. */
+int error_list_finish(struct error_list *list, struct error *err);
+
+/* The value of a hexadecimal digit, -1 if c is not one. */
+int hex_digit_value(char c);
+
 /* ---- string slices (borrowed, not NUL-terminated) ---- */
 
 struct str {

@@ -102,3 +102,43 @@ const char *error_code_name(int code)
 		return "internal";
 	}
 }
+
+void error_list_add(struct error_list *list, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!list->count)
+		list->first_code = code;
+	if (++list->count > (list->max ? list->max : 20))
+		return;
+	if (list->text.len)
+		buf_addch(&list->text, '\n');
+	va_start(ap, fmt);
+	buf_vaddf(&list->text, fmt, ap);
+	va_end(ap);
+}
+
+int error_list_finish(struct error_list *list, struct error *err)
+{
+	unsigned max = list->max ? list->max : 20;
+	int code = list->count ? list->first_code : 0;
+
+	if (list->count > max)
+		buf_addf(&list->text, "\n... and %u more", list->count - max);
+	if (list->count)
+		error_set(err, code, "%s", list->text.data);
+	buf_release(&list->text);
+	list->count = 0;
+	return code;
+}
+
+int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

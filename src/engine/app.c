@@ -12,22 +12,21 @@
 
 struct app_ctx {
 	const char *file;
-	struct buf errors;
-	unsigned count;
+	struct error_list problems;
 };
 
 static void PRINTF_LIKE(3, 4)
 	app_report(struct app_ctx *ctx, const struct node *at, const char *fmt, ...)
 {
+	struct buf msg = BUF_INIT;
 	va_list ap;
 
-	if (ctx->errors.len)
-		buf_addch(&ctx->errors, '\n');
-	buf_addf(&ctx->errors, "%s:%u:%u: ", ctx->file, at ? at->line : 0, at ? at->col : 0);
 	va_start(ap, fmt);
-	buf_vaddf(&ctx->errors, fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	ctx->count++;
+	error_list_add(&ctx->problems, ERR_INVALID, "%s:%u:%u: %s", ctx->file, at ? at->line : 0,
+		       at ? at->col : 0, msg.data);
+	buf_release(&msg);
 }
 
 /* Reports every key of map not in allowed (NULL-terminated); false if map is not a mapping. */
@@ -205,7 +204,7 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 	static const char *const retry_fields[] = {"limit", "backoff", NULL};
 	static const char *const backoff_fields[] = {"duration", "factor", "maxDuration", NULL};
 	static const char *const health_fields[] = {"timeout", NULL};
-	unsigned before = ctx->count;
+	unsigned before = ctx->problems.count;
 	const struct node *meta, *spec, *source, *dest, *policy, *n;
 	const char *s;
 	struct app *app = xcalloc(1, sizeof(*app));
@@ -324,7 +323,7 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 		app->health_timeout_ms =
 			get_duration(ctx, n, "timeout", "spec.health", app->health_timeout_ms);
 out:
-	if (ctx->count != before) {
+	if (ctx->problems.count != before) {
 		app_free(app);
 		return NULL;
 	}
@@ -361,8 +360,8 @@ static int load_text(const char *file, const char *text, size_t len, struct vec 
 		map_put(&names, app->name, app);
 		vec_push(out, app);
 	}
-	if (ctx.count) {
-		rc = error_set(err, ERR_INVALID, "%s", ctx.errors.data);
+	if (ctx.problems.count) {
+		rc = error_list_finish(&ctx.problems, err);
 		while (out->len > first)
 			app_free(vec_pop(out));
 	} else if (out->len == first) {
@@ -370,7 +369,7 @@ static int load_text(const char *file, const char *text, size_t len, struct vec 
 	}
 out:
 	map_release(&names, NULL);
-	buf_release(&ctx.errors);
+	error_list_finish(&ctx.problems, NULL);
 	vec_release(&docs, NULL);
 	arena_release(&arena);
 	return rc;

@@ -8,28 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_MAX_ERRORS 20
-
 struct plan_ctx {
-	struct buf errors;
-	unsigned error_count;
-	int first_code;
+	struct error_list problems;
 };
 
-static void PRINTF_LIKE(3, 4) plan_report(struct plan_ctx *ctx, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ctx->error_count)
-		ctx->first_code = code;
-	if (++ctx->error_count > PLAN_MAX_ERRORS)
-		return;
-	if (ctx->errors.len)
-		buf_addch(&ctx->errors, '\n');
-	va_start(ap, fmt);
-	buf_vaddf(&ctx->errors, fmt, ap);
-	va_end(ap);
-}
+#define plan_report(ctx, ...) error_list_add(&(ctx)->problems, __VA_ARGS__)
 
 const char *action_name(enum action action)
 {
@@ -326,7 +309,7 @@ int plan_build_host(struct host_target *target, const struct objset *desired, st
 		free(key);
 		free(display);
 	}
-	if (ctx.error_count)
+	if (ctx.problems.count)
 		goto done;
 	if ((rc = check_parents(target, out, &by_path, &ctx, err)) < 0)
 		goto done;
@@ -401,12 +384,8 @@ int plan_build_host(struct host_target *target, const struct objset *desired, st
 		vec_release(&extra, free);
 	}
 done:
-	if (rc == 0 && ctx.error_count) {
-		if (ctx.error_count > PLAN_MAX_ERRORS)
-			buf_addf(&ctx.errors, "\n... and %u more errors",
-				 ctx.error_count - PLAN_MAX_ERRORS);
-		rc = error_set(err, ctx.first_code, "%s", ctx.errors.data);
-	}
+	if (rc == 0)
+		rc = error_list_finish(&ctx.problems, err);
 	if (rc < 0) {
 		plan_release(out);
 	} else {
@@ -420,7 +399,7 @@ done:
 	map_release(&by_key, NULL);
 	map_release(&inv_by_key, NULL);
 	map_release(&inv_by_path, NULL);
-	buf_release(&ctx.errors);
+	error_list_finish(&ctx.problems, NULL);
 	return rc;
 }
 

@@ -1,16 +1,15 @@
 /*
  * Plain-manifest rendering: walk the path, parse each manifest file, check each
  * document is an object, give it its identity, location and hash, and refuse
- * duplicates. Errors are gathered (up to RENDER_MAX_ERRORS) so that one run
- * shows every broken file, not just the first.
+ * duplicates. Errors are gathered (struct error_list) so that one run shows
+ * every broken file, not just the first.
  */
 #include "render.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define RENDER_MAX_ERRORS 20
-#define RENDER_FILE_MAX	  (64u * 1024 * 1024)
+#define RENDER_FILE_MAX (64u * 1024 * 1024)
 
 struct render_ctx {
 	struct tree *tree;
@@ -18,9 +17,7 @@ struct render_ctx {
 	struct objset *set;
 	struct ignore *ignores;
 	struct vec files; /* char *, manifest paths */
-	struct buf errors;
-	unsigned error_count;
-	int first_code;
+	struct error_list problems;
 };
 
 static const char *const kustomization_names[] = {
@@ -29,22 +26,7 @@ static const char *const kustomization_names[] = {
 	"Kustomization",
 };
 
-/* Records one problem; the first one's code becomes the result's code. */
-static void PRINTF_LIKE(3, 4) report(struct render_ctx *ctx, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ctx->error_count == 0)
-		ctx->first_code = code;
-	ctx->error_count++;
-	if (ctx->error_count > RENDER_MAX_ERRORS)
-		return;
-	if (ctx->errors.len)
-		buf_addch(&ctx->errors, '\n');
-	va_start(ap, fmt);
-	buf_vaddf(&ctx->errors, fmt, ap);
-	va_end(ap);
-}
+#define report(ctx, ...) error_list_add(&(ctx)->problems, __VA_ARGS__)
 
 static bool is_manifest_name(const char *name)
 {
@@ -309,20 +291,15 @@ int render_tree(struct tree *tree, const char *path, const struct render_opts *o
 		if (rc < 0)
 			goto out;
 	}
-	if (ctx.error_count) {
-		if (ctx.error_count > RENDER_MAX_ERRORS)
-			buf_addf(&ctx.errors, "\n... and %u more errors",
-				 ctx.error_count - RENDER_MAX_ERRORS);
-		rc = error_set(err, ctx.first_code, "%s", ctx.errors.data);
+	if ((rc = error_list_finish(&ctx.problems, err)) < 0)
 		goto out;
-	}
 	*out = ctx.set;
 	ctx.set = NULL;
 out:
 	objset_free(ctx.set);
 	vec_release(&ctx.files, free);
 	ignore_free(ctx.ignores);
-	buf_release(&ctx.errors);
+	error_list_finish(&ctx.problems, NULL);
 	free(top);
 	return rc;
 }

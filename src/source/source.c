@@ -153,17 +153,6 @@ char *source_redact_url(const char *url)
 			 (int)(s.len - (size_t)(parts.host.ptr - s.ptr)), parts.host.ptr);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A copy of s with %XX escapes decoded (as git-credential-store writes them). */
 static char *percent_decode(struct str s)
 {
@@ -173,8 +162,8 @@ static char *percent_decode(struct str s)
 	for (size_t i = 0; i < s.len; i++) {
 		int hi, lo;
 
-		if (s.ptr[i] == '%' && i + 2 < s.len && (hi = hex_value(s.ptr[i + 1])) >= 0 &&
-		    (lo = hex_value(s.ptr[i + 2])) >= 0) {
+		if (s.ptr[i] == '%' && i + 2 < s.len && (hi = hex_digit_value(s.ptr[i + 1])) >= 0 &&
+		    (lo = hex_digit_value(s.ptr[i + 2])) >= 0) {
 			buf_addch(&out, (char)(hi * 16 + lo));
 			i += 2;
 			continue;
@@ -859,7 +848,8 @@ static bool remote_up_to_date(git_remote *remote, git_repository *repo)
 		const char *name = heads[i]->name;
 		git_oid oid;
 
-		if ((strncmp(name, "refs/heads/", 11) != 0 && strncmp(name, "refs/tags/", 10) != 0) ||
+		if ((strncmp(name, "refs/heads/", 11) != 0 &&
+		     strncmp(name, "refs/tags/", 10) != 0) ||
 		    strstr(name, "^{}"))
 			continue;
 		advertised++;
@@ -1239,7 +1229,7 @@ static bool is_sha_prefix(const char *s)
 	if (len < SOURCE_SHA_MIN || len > GIT_OID_HEXSZ)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (hex_value(s[i]) < 0)
+		if (hex_digit_value(s[i]) < 0)
 			return false;
 	}
 	return true;

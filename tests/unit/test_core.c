@@ -318,6 +318,27 @@ static void test_error_prefix_truncates_safely(void **state)
 	assert_memory_equal(err.msg, "context: aaa", 12);
 }
 
+static void test_error_list_gathers_then_counts(void **state)
+{
+	struct error_list list = {.max = 2};
+	struct error err = ERROR_INIT;
+
+	(void)state;
+	assert_int_equal(error_list_finish(&list, &err), 0);
+	assert_string_equal(err.msg, "");
+	error_list_add(&list, ERR_NOTFOUND, "a.yaml:%d: first", 1);
+	error_list_add(&list, ERR_INVALID, "b.yaml:2: second");
+	error_list_add(&list, ERR_INVALID, "c.yaml:3: third");
+	error_list_add(&list, ERR_INVALID, "d.yaml:4: fourth");
+	assert_int_equal(error_list_finish(&list, &err), ERR_NOTFOUND);
+	assert_string_equal(err.msg, "a.yaml:1: first\nb.yaml:2: second\n... and 2 more");
+	assert_int_equal(list.count, 0);
+	assert_int_equal(hex_digit_value('7'), 7);
+	assert_int_equal(hex_digit_value('f'), 15);
+	assert_int_equal(hex_digit_value('B'), 11);
+	assert_int_equal(hex_digit_value('g'), -1);
+}
+
 static void test_sha256_known_vectors(void **state)
 {
 	uint8_t digest[SHA256_LEN];
@@ -421,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_map_owns_values_when_asked),
 		cmocka_unit_test(test_error_context_and_codes),
 		cmocka_unit_test(test_error_prefix_truncates_safely),
+		cmocka_unit_test(test_error_list_gathers_then_counts),
 		cmocka_unit_test(test_sha256_known_vectors),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_log_formats),
