@@ -270,4 +270,24 @@ test_expect_success 'an Application file with mistakes names each, with file:lin
 	test_grep "bad-apps.yaml:12:20: .spec.syncPolicy.retry.limit. must be a number" err
 '
 
+test_expect_success 'a pruned directory that still holds unmanaged files is kept, and the run says so' '
+	{ dir_m tmpdir /srv/scratch; } >ops/host/scratch.yaml &&
+	git -C ops add -A && git -C ops commit -q -m "Add scratch" && SYNC >/dev/null &&
+	echo "not plumb" >"$ROOT/srv/scratch/user-file" &&
+	git -C ops rm -q host/scratch.yaml && git -C ops commit -q -m "Drop scratch" &&
+	SYNC >/dev/null &&
+	test -f "$ROOT/srv/scratch/user-file" &&
+	"$PLUMB" history --run "$("$PLUMB" history web -n 1 -o json | python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])")" >out &&
+	test_grep "delete +ok +Directory/tmpdir +/srv/scratch +directory ./srv/scratch. is not empty; kept" out
+'
+
+test_expect_success 'a second plumb syncing the same application is refused' '
+	mkdir -p "$PLUMB_DATA_DIR/locks" &&
+	flock "$PLUMB_DATA_DIR/locks/web.lock" sleep 3 &
+	sleep 0.5 &&
+	test_expect_code 2 SYNC 2>err &&
+	test_grep "another plumb is syncing application .web." err &&
+	wait
+'
+
 test_done
