@@ -14,7 +14,7 @@ void error_clear(struct error *err)
 	err->msg[0] = '\0';
 }
 
-static void error_vset(struct error *err, int code, const char *fmt, va_list ap)
+static void PRINTF_LIKE(3, 0) error_vset(struct error *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
 	err->sys_errno = 0;

@@ -57,9 +57,16 @@ static bool match_class(const char **pp, char c, bool *ok)
 	return found != negate;
 }
 
-/* Glob match of a whole path; see the file comment for the syntax. */
-static bool glob_match(const char *p, const char *s)
+/*
+ * Glob match of a whole path; see the file comment for the syntax. `budget`
+ * bounds the backtracking ("*a*a*a*b" against a long run of "a" would otherwise
+ * take exponential time): a pattern that exhausts it does not match.
+ */
+static bool glob_match(const char *p, const char *s, unsigned long *budget)
 {
+	if (*budget == 0)
+		return false;
+	(*budget)--;
 	while (*p) {
 		if (p[0] == '*' && p[1] == '*') {
 			const char *rest = p + 2;
@@ -67,15 +74,15 @@ static bool glob_match(const char *p, const char *s)
 			if (*rest == '/') {
 				/* "**\/" matches zero or more whole directories */
 				rest++;
-				if (glob_match(rest, s))
+				if (glob_match(rest, s, budget))
 					return true;
 				for (const char *t = s; *t; t++)
-					if (*t == '/' && glob_match(rest, t + 1))
+					if (*t == '/' && glob_match(rest, t + 1, budget))
 						return true;
 				return false;
 			}
 			for (const char *t = s;; t++) {
-				if (glob_match(rest, t))
+				if (glob_match(rest, t, budget))
 					return true;
 				if (!*t)
 					return false;
@@ -83,7 +90,7 @@ static bool glob_match(const char *p, const char *s)
 		}
 		if (*p == '*') {
 			for (const char *t = s;; t++) {
-				if (glob_match(p + 1, t))
+				if (glob_match(p + 1, t, budget))
 					return true;
 				if (!*t || *t == '/')
 					return false;
@@ -193,7 +200,9 @@ bool ignore_match(const struct ignore *list, const char *path, bool is_dir)
 
 			rel = slash ? slash + 1 : rel;
 		}
-		if (glob_match(ig->pattern, rel))
+		unsigned long budget = 100000;
+
+		if (glob_match(ig->pattern, rel, &budget))
 			excluded = !ig->negate;
 	}
 	return excluded;

@@ -139,6 +139,23 @@ static void test_ignore_globs(void **state)
 	ignore_free(ig);
 }
 
+static void test_ignore_backtracking_is_bounded(void **state)
+{
+	struct ignore *ig = NULL;
+	const char text[] = "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n";
+	char path[200];
+	uint64_t start = time_monotonic_ms();
+
+	(void)state;
+	memset(path, 'a', sizeof(path) - 1);
+	path[sizeof(path) - 1] = '\0';
+	ignore_add(&ig, "", text, sizeof(text) - 1);
+	assert_false(ignore_match(ig, path, false));
+	/* a hang guard, not a speed goal: unbounded, this takes longer than a lifetime */
+	assert_true(time_monotonic_ms() - start < 60000);
+	ignore_free(ig);
+}
+
 static void test_render_identity_order_and_location(void **state)
 {
 	struct objset *set = NULL;
@@ -353,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_ignore_patterns),
 		cmocka_unit_test(test_ignore_nested_base),
 		cmocka_unit_test(test_ignore_globs),
+		cmocka_unit_test(test_ignore_backtracking_is_bounded),
 		cmocka_unit_test(test_render_identity_order_and_location),
 		cmocka_unit_test(test_render_hash_ignores_formatting),
 		cmocka_unit_test(test_render_errors_name_file_and_line),
