@@ -133,17 +133,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool text_is(const char *s, size_t len, const char *const *words)
 {
 	if (len > 6) /* the longest word is "+.inf" */
@@ -242,7 +231,7 @@ static bool parse_int(const char *s, size_t len, int64_t *out, bool *overflow, d
 		return false;
 	limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	for (; i < len; i++) {
-		int d = hex_value(s[i]);
+		int d = hex_digit_value(s[i]);
 
 		if (d < 0 || (unsigned)d >= base)
 			return false;
@@ -868,7 +857,7 @@ static int decode_double_quoted(struct parser *p, struct node *n, const char *ra
 				uint32_t code = 0;
 
 				for (unsigned k = 0; k < digits; k++) {
-					int d = hex_value(raw[i + k]);
+					int d = hex_digit_value(raw[i + k]);
 
 					if (d < 0)
 						goto bad;
@@ -880,9 +869,10 @@ static int decode_double_quoted(struct parser *p, struct node *n, const char *ra
 				    raw[i] == '\\' && raw[i + 1] == 'u') {
 					uint32_t low = 0;
 
-					for (unsigned k = 2; k < 6 && hex_value(raw[i + k]) >= 0;
-					     k++)
-						low = low * 16 + (uint32_t)hex_value(raw[i + k]);
+					for (unsigned k = 2;
+					     k < 6 && hex_digit_value(raw[i + k]) >= 0; k++)
+						low = low * 16 +
+						      (uint32_t)hex_digit_value(raw[i + k]);
 					if (low >= 0xDC00 && low <= 0xDFFF) {
 						code = 0x10000 + ((code - 0xD800) << 10) +
 						       (low - 0xDC00);
