@@ -131,19 +131,11 @@ int cmd_rollback(int argc, char **argv)
 	}
 	eopts.data_dir = cli_data_dir();
 	eopts.commit = sha;
-	/* the commit is normally in the cache already; fetch only if it is not */
+	/* the commit is normally in the cache already; the engine fetches if it is not */
 	eopts.fetch = false;
 	eopts.progress = !quiet && !json;
 	vec_push(&apps, app);
 	app = NULL;
-	{
-		struct engine_result probe;
-
-		if (engine_plan(store, apps.items[0], &eopts, &probe, &err) == ERR_NOTFOUND)
-			eopts.fetch = true;
-		engine_result_release(&probe);
-		error_clear(&err);
-	}
 	rc = cli_sync_apps("rollback", store, &apps, &eopts, json, quiet, false);
 	goto out;
 fail:

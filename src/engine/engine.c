@@ -103,7 +103,14 @@ static int resolve(const struct app *app, const struct engine_opts *opts, struct
 		return rc;
 	if (opts->fetch && (rc = source_fetch(out->source, NULL, err)) < 0)
 		return rc;
-	return source_resolve(out->source, &ref, &out->commit, err);
+	rc = source_resolve(out->source, &ref, &out->commit, err);
+	/* a commit asked for by SHA may simply not be in the cache yet */
+	if (rc == ERR_NOTFOUND && opts->commit && !opts->fetch) {
+		error_clear(err);
+		if ((rc = source_fetch(out->source, NULL, err)) == 0)
+			rc = source_resolve(out->source, &ref, &out->commit, err);
+	}
+	return rc;
 }
 
 /* Renders the resolved commit and plans against the host. */

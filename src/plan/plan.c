@@ -432,6 +432,9 @@ void plan_print(const struct plan *plan, bool diffs, bool color, struct buf *out
 		const char *col = color ? (c->orphan ? "\033[35m" : colors[c->action]) : "";
 		const char *what = c->orphan ? "orphan" : action_name(c->action);
 
+		/* unchanged objects are only counted, unless plumb takes them over */
+		if (c->action == ACTION_UNCHANGED && !c->orphan && !c->take_over)
+			continue;
 		buf_addf(out, "%s%s %-9s %-28s %s%s", col, action_symbol(c), what, c->display,
 			 c->path, reset);
 		if (c->summary.len)

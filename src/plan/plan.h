@@ -65,7 +65,10 @@ void plan_release(struct plan *plan);
 bool plan_has_changes(const struct plan *plan);
 const char *action_name(enum action action);
 
-/* Human-readable plan, with diffs when `diffs` is set; colour with `color`. */
+/*
+ * Human-readable plan: a line per change (unchanged objects only counted, unless
+ * taken over), diffs when `diffs` is set, colour with `color`, then the counts.
+ */
 void plan_print(const struct plan *plan, bool diffs, bool color, struct buf *out);
 /* JSON array of changes: {action, kind, name, key, path, summary, diff, source}. */
 void plan_json(const struct plan *plan, struct buf *out);
