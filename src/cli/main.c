@@ -37,7 +37,12 @@ static void usage(FILE *to)
 	      to);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nRun 'plumb <command> --help' for a command's options and examples.\n", to);
+	fputs("\nA first sync:\n"
+	      "  plumb diff --repo https://git.example.com/ops.git --path hosts/web\n"
+	      "  plumb sync --repo https://git.example.com/ops.git --path hosts/web\n"
+	      "  plumb status; plumb history\n"
+	      "\nRun 'plumb <command> --help' for a command's options and examples.\n",
+	      to);
 }
 
 int cli_common_option(int opt, const char *arg)

@@ -53,7 +53,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		struct engine_result *out, struct error *err);
 void engine_result_release(struct engine_result *result);
 
-/* Opens <data_dir>/plumb.db, marking runs left running by a dead process as interrupted. */
+/* Opens (creating it if needed) <data_dir>/plumb.db. */
 int engine_open_store(const char *data_dir, struct store **out, struct error *err);
 
 #endif
