@@ -218,6 +218,7 @@ int cmd_render(int argc, char **argv)
 		sopts.data_dir = cli_data_dir();
 		sopts.credentials_file = args.credentials_file;
 		sopts.ssh_key = args.ssh_key;
+		sopts.progress = !args.quiet;
 		if (source_open(&src, &sopts, &err) < 0 || source_fetch(src, &stats, &err) < 0)
 			goto fail;
 		log_fields(LOG_DEBUG,

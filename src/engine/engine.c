@@ -91,7 +91,8 @@ out:
 static int resolve(const struct app *app, const struct engine_opts *opts, struct engine_result *out,
 		   struct error *err)
 {
-	struct source_opts sopts = {.url = app->repo_url, .data_dir = opts->data_dir};
+	struct source_opts sopts = {
+		.url = app->repo_url, .data_dir = opts->data_dir, .progress = opts->progress};
 	struct source_ref ref = {app->ref_kind, app->ref_value};
 	int rc;
 

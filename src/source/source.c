@@ -47,6 +47,7 @@ struct source {
 	char *lock_path;	/* cache_path + ".lock" */
 	char *credentials_file; /* from the options, or NULL */
 	char *ssh_key;		/* from the options, or NULL */
+	bool progress;		/* report fetch progress on a terminal */
 	git_repository *repo;
 	bool libgit2_ready; /* git_libgit2_init succeeded; shut down in source_free */
 };
@@ -407,6 +408,7 @@ int source_open(struct source **out, const struct source_opts *opts, struct erro
 	src->display_url = source_redact_url(opts->url);
 	src->credentials_file = opts->credentials_file ? xstrdup(opts->credentials_file) : NULL;
 	src->ssh_key = opts->ssh_key ? xstrdup(opts->ssh_key) : NULL;
+	src->progress = opts->progress && isatty(STDERR_FILENO);
 	if (git_libgit2_init() < 0) {
 		rc = fail_libgit2(err, ERR_INTERNAL, "cannot initialise libgit2");
 		goto out;
@@ -507,11 +509,35 @@ struct fetch_ctx {
 	bool chosen;
 	unsigned userpass_tries;
 	unsigned ssh_tries;
+	uint64_t last_progress; /* when progress was last shown, in ms */
+	unsigned last_received;
+	bool shown_progress;
 	bool auth_failed;      /* credentials were offered and rejected */
 	bool no_credentials;   /* the remote asked and we had nothing to offer */
 	struct error cred_err; /* set when choosing credentials failed */
 	struct vec secrets;    /* char *: strings to scrub from libgit2's messages */
 };
+
+/* Fetch progress on stderr, a few times a second, for fetches that take a while. */
+static int progress_cb(const git_indexer_progress *stats, void *payload)
+{
+	struct fetch_ctx *ctx = payload;
+	uint64_t now = time_monotonic_ms();
+
+	if (!ctx->src->progress || !stats->total_objects)
+		return 0;
+	if (ctx->shown_progress && stats->received_objects == ctx->last_received)
+		return 0;
+	if (now - ctx->last_progress < 250 && stats->received_objects != stats->total_objects)
+		return 0;
+	ctx->last_progress = now;
+	ctx->last_received = stats->received_objects;
+	ctx->shown_progress = true;
+	fprintf(stderr, "\r\033[Kfetching %s: %u/%u objects (%.1f MiB)", ctx->src->display_url,
+		stats->received_objects, stats->total_objects,
+		(double)stats->received_bytes / (1024.0 * 1024.0));
+	return 0;
+}
 
 static void add_secret(struct fetch_ctx *ctx, const char *secret)
 {
@@ -926,6 +952,7 @@ int source_fetch(struct source *src, struct source_fetch_stats *stats, struct er
 		goto out;
 	}
 	callbacks.credentials = credentials_cb;
+	callbacks.transfer_progress = progress_cb;
 	callbacks.payload = &ctx;
 	proxy.type = GIT_PROXY_AUTO;
 	git_rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, NULL);
@@ -978,6 +1005,8 @@ out:
 		nftw(src->cache_path, remove_entry, 16, FTW_PHYS | FTW_DEPTH);
 		unlink(src->lock_path);
 	}
+	if (ctx.shown_progress)
+		fputc('\n', stderr);
 	git_reference_free(head_ref);
 	git_remote_free(remote);
 	git_buf_dispose(&head);

@@ -36,6 +36,8 @@ struct source_opts {
 	const char *credentials_file;
 	/* Private key for SSH; NULL to use $PLUMB_GIT_SSH_KEY, else the ssh-agent. */
 	const char *ssh_key;
+	/* Show the progress of long fetches on stderr (when it is a terminal). */
+	bool progress;
 };
 
 struct source_commit {
