@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,25 @@ static void result_json(struct buf *out, const struct app *app, const struct eng
 	buf_addch(out, '}');
 }
 
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	engine_request_stop();
+}
+
+/* SIGINT and SIGTERM finish the object being written, then stop; a second one kills. */
+static void stop_cleanly_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int cli_sync_apps(const char *command, struct store *store, struct vec *apps,
 		  struct engine_opts *eopts, bool json, bool quiet, bool diffs)
 {
@@ -166,6 +186,8 @@ int cli_sync_apps(const char *command, struct store *store, struct vec *apps,
 	size_t i;
 	int status = EXIT_OK;
 
+	if (!eopts->dry_run)
+		stop_cleanly_on_signals();
 	if (json)
 		buf_addch(&out, '[');
 	vec_foreach (apps, i, app) {

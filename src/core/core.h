@@ -49,6 +49,7 @@ enum err_code {
 	ERR_UNSUPPORTED = -8, /* valid but not handled (yet) */
 	ERR_TOOBIG = -9,      /* a size cap was reached */
 	ERR_INTERNAL = -10,   /* a library failed in a way we cannot classify */
+	ERR_CANCELED = -11,   /* stopped on request (a signal) */
 };
 
 #define ERROR_MSG_MAX 8192

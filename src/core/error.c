@@ -98,6 +98,8 @@ const char *error_code_name(int code)
 		return "unsupported";
 	case ERR_TOOBIG:
 		return "too big";
+	case ERR_CANCELED:
+		return "canceled";
 	default:
 		return "internal";
 	}

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+void engine_request_stop(void)
+{
+	stop_requested = 1;
+}
 
 void engine_result_release(struct engine_result *r)
 {
@@ -298,6 +306,10 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 
 		if (c->action == ACTION_UNCHANGED)
 			continue;
+		if (stop_requested) {
+			failed = error_set(err, ERR_CANCELED, "stopped by a signal");
+			break;
+		}
 		failed = host_apply(ctx->res->target, c->resource, &aerr);
 		if (failed < 0) {
 			error_set(err, failed, "%s:%u: %s: %s", c->desired->file, c->desired->line,
@@ -327,7 +339,7 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 				       stamp.data ? stamp.data : "", err);
 			if (rc == 0 && c->action != ACTION_UNCHANGED)
 				rc = record_object(ctx, c, "ok", NULL, err);
-		} else if (i == written) {
+		} else if (i == written && failed != ERR_CANCELED) {
 			rc = record_object(ctx, c, "failed", aerr.msg, err);
 		} else if (!c->inventory && c->action != ACTION_UNCHANGED) {
 			rc = store_inventory_delete(store, ctx->app->name, c->key, err);
@@ -353,6 +365,8 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 		if (c->action != ACTION_UNCHANGED)
 			ctx->res->applied++;
 	}
+	if (failed == ERR_CANCELED)
+		return failed;
 	if (failed < 0) {
 		ctx->run->failed++;
 		ctx->res->failed++;
@@ -618,6 +632,10 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 			continue;
 		if (c->action == ACTION_UNCHANGED)
 			run.unchanged++;
+		if (stop_requested && (c->purge_entry || c->action == ACTION_DELETE)) {
+			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
+			break;
+		}
 		if (c->purge_entry)
 			rc = apply_purge(&ctx, c, &purged, err);
 		else if (c->action == ACTION_DELETE)
@@ -636,7 +654,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	}
 	run.unchanged += quick;
 	run.finished = (int64_t)time(NULL);
-	run.result = rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
+	run.result = rc == ERR_CANCELED ? RUN_INTERRUPTED : rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
 	run.error = rc < 0 ? err->msg : (char *)"";
 	out->result = run.result;
 	{
@@ -651,7 +669,8 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		free(spec);
 	}
 	if (rc < 0)
-		error_prefix(err, "%s: sync %lld failed", app->name, (long long)run.id);
+		error_prefix(err, "%s: sync %lld %s", app->name, (long long)run.id,
+			     rc == ERR_CANCELED ? "interrupted" : "failed");
 out:
 	vec_release(&batch, NULL);
 	map_release(&swept, NULL);

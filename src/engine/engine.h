@@ -53,6 +53,13 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		struct engine_result *out, struct error *err);
 void engine_result_release(struct engine_result *result);
 
+/*
+ * Asks a running sync to stop at the next object (async-signal-safe: for a
+ * SIGINT or SIGTERM handler). The object being written is finished, what was
+ * applied is recorded, and the run ends as interrupted (ERR_CANCELED).
+ */
+void engine_request_stop(void);
+
 /* Opens (creating it if needed) <data_dir>/plumb.db. */
 int engine_open_store(const char *data_dir, struct store **out, struct error *err);
 
