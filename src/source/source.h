@@ -42,13 +42,13 @@ struct source_opts {
 
 struct source_commit {
 	char sha[41];
-	char *ref;          /* the full ref it was resolved from ("refs/tags/v1.2.0"), or NULL */
+	char *ref; /* the full ref it was resolved from ("refs/tags/v1.2.0"), or NULL */
 	char *author_name;
 	char *author_email;
-	int64_t time;       /* seconds since the epoch */
-	int tz_offset;      /* minutes east of UTC */
-	char *message;      /* the whole message */
-	char *summary;      /* its first line */
+	int64_t time;  /* seconds since the epoch */
+	int tz_offset; /* minutes east of UTC */
+	char *message; /* the whole message */
+	char *summary; /* its first line */
 };
 
 struct source_fetch_stats {

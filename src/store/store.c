@@ -1018,8 +1018,7 @@ int store_run_last(struct store *store, const char *app, enum run_result result,
 	return rc;
 }
 
-int store_runs_interrupt(struct store *store, const char *app, unsigned *count,
-			 struct error *err)
+int store_runs_interrupt(struct store *store, const char *app, unsigned *count, struct error *err)
 {
 	struct query q;
 	unsigned changed = 0;
@@ -1175,11 +1174,10 @@ int store_inventory_put(struct store *store, const char *app, const struct inven
 	struct query q;
 
 	assert(app && e && e->key);
-	query_start(
-		&q, store,
-		"INSERT OR REPLACE INTO inventory (app, key, kind, name, path, hash, revision,"
-		" created, pending, object_json, live_stamp)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	query_start(&q, store,
+		    "INSERT OR REPLACE INTO inventory (app, key, kind, name, path, hash, revision,"
+		    " created, pending, object_json, live_stamp)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	bind_text(&q, app);
 	bind_text(&q, e->key);
 	bind_text(&q, e->kind);

@@ -119,8 +119,7 @@ int store_run_last(struct store *store, const char *app, enum run_result result,
  * the application's sync lock: a run still "running" then belongs to a process
  * that died.
  */
-int store_runs_interrupt(struct store *store, const char *app, unsigned *count,
-			 struct error *err);
+int store_runs_interrupt(struct store *store, const char *app, unsigned *count, struct error *err);
 void store_run_release(struct store_run *run);
 void store_run_free(void *run);
 const char *run_result_name(enum run_result result);
