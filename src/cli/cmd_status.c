@@ -52,7 +52,7 @@ static const char *object_state(const struct change *c)
 
 static void compute(struct store *store, const struct store_app *stored, struct app_status *st)
 {
-	struct engine_opts eopts = {.data_dir = cli_data_dir(), .prune = 1, .fetch = false};
+	struct engine_opts eopts = {.data_dir = cli_data_dir(), .prune = -1, .fetch = false};
 	struct app *app = NULL;
 
 	st->have_applied =
