@@ -282,12 +282,14 @@ test_expect_success 'a pruned directory that still holds unmanaged files is kept
 '
 
 test_expect_success 'a second plumb syncing the same application is refused' '
-	mkdir -p "$PLUMB_DATA_DIR/locks" &&
-	flock "$PLUMB_DATA_DIR/locks/web.lock" sleep 3 &
-	sleep 0.5 &&
-	test_expect_code 2 SYNC 2>err &&
-	test_grep "another plumb is syncing application .web." err &&
-	wait
+	lock="$PLUMB_DATA_DIR/locks/web.lock"
+	flock "$lock" sleep 30 &
+	holder=$!
+	for i in $(seq 100); do flock -n "$lock" true || break; sleep 0.1; done
+	rc=0; SYNC 2>err || rc=$?
+	kill $holder 2>/dev/null || true; wait $holder 2>/dev/null || true
+	test $rc = 2 &&
+	test_grep "another plumb is syncing application .web." err
 '
 
 test_done
