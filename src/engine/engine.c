@@ -1,12 +1,12 @@
 /*
  * One reconcile: source → render → plan → apply → record.
  *
- * Crash safety: before each write, the object's inventory entry is recorded as
- * pending (with the original of a taken-over path) in one transaction; after
- * the write, the entry is confirmed with the run's result for the object. A
- * process killed between the two leaves an entry that the next sync treats as
- * managed, so it converges instead of taking plumb's own file over as an
- * "original". Every write itself is atomic (see targets/host).
+ * Crash safety: before the writes of a batch, each object's inventory entry is
+ * recorded as pending (with the original of a taken-over path) in one
+ * transaction; after them, the entries are confirmed with each object's result
+ * and a fresh stamp. A process killed in between leaves entries that the next
+ * sync treats as managed, so it converges instead of taking plumb's own file
+ * over as an "original". Every write itself is atomic (see targets/host).
  */
 #include "engine.h"
 
