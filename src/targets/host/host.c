@@ -683,27 +683,43 @@ static int fix_attrs(int fd, const struct stat *st, const struct want *want, con
 	return 0;
 }
 
+/*
+ * Opens the parent of path, which must exist, and stats the last component
+ * without following it; *exists says whether anything is there. The caller
+ * closes *dirfd, also on failure.
+ */
+static int open_target(struct host_target *t, const char *path, int *dirfd, const char **name,
+		       struct stat *st, bool *exists, struct error *err)
+{
+	int missing, rc = open_parent(t, path, dirfd, name, &missing, err);
+
+	*exists = false;
+	if (rc < 0)
+		return rc;
+	if (*dirfd < 0)
+		return parent_missing(path, missing, err);
+	if (fstatat(*dirfd, *name, st, AT_SYMLINK_NOFOLLOW) == 0)
+		*exists = true;
+	else if (errno != ENOENT)
+		return error_errno(err, "cannot stat '%s'", path);
+	return 0;
+}
+
 static int put_file(struct host_target *t, const char *path, const struct want *want,
 		    struct error *err)
 {
 	const char *name;
 	struct stat st;
-	int dirfd = -1, fd = -1, missing, rc;
+	int dirfd = -1, fd = -1, rc;
+	bool exists;
 	uint32_t mode = want->has_mode ? want->mode : 0644;
 	uint32_t uid = want->has_uid ? want->uid : (uint32_t)-1;
 	uint32_t gid = want->has_gid ? want->gid : (uint32_t)-1;
 
-	rc = open_parent(t, path, &dirfd, &name, &missing, err);
+	rc = open_target(t, path, &dirfd, &name, &st, &exists, err);
 	if (rc < 0)
 		goto out;
-	if (dirfd < 0) {
-		rc = parent_missing(path, missing, err);
-		goto out;
-	}
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT)
-			rc = error_errno(err, "cannot stat '%s'", path);
-	} else if (S_ISREG(st.st_mode)) {
+	if (exists && S_ISREG(st.st_mode)) {
 		bool same = false;
 
 		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -729,7 +745,7 @@ static int put_file(struct host_target *t, const char *path, const struct want *
 			uid = st.st_uid;
 		if (!want->has_gid)
 			gid = st.st_gid;
-	} else if (!S_ISLNK(st.st_mode)) {
+	} else if (exists && !S_ISLNK(st.st_mode)) {
 		/* A symlink at the path is itself replaced; anything else is refused. */
 		rc = error_set(err, ERR_CONFLICT,
 			       "'%s' is %s; plumb will not replace it with a file", path,
@@ -749,21 +765,13 @@ static int put_directory(struct host_target *t, const char *path, const struct w
 	struct want effective = *want;
 	const char *name;
 	struct stat st;
-	int dirfd = -1, fd = -1, missing, rc;
-	bool created = false;
+	int dirfd = -1, fd = -1, rc;
+	bool created = false, exists;
 
-	rc = open_parent(t, path, &dirfd, &name, &missing, err);
+	rc = open_target(t, path, &dirfd, &name, &st, &exists, err);
 	if (rc < 0)
 		goto out;
-	if (dirfd < 0) {
-		rc = parent_missing(path, missing, err);
-		goto out;
-	}
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT) {
-			rc = error_errno(err, "cannot stat '%s'", path);
-			goto out;
-		}
+	if (!exists) {
 		if (!effective.has_mode) {
 			effective.has_mode = true;
 			effective.mode = 0755;
@@ -817,25 +825,17 @@ static int put_symlink(struct host_target *t, const char *path, const char *targ
 	char tmp[NAME_MAX + 1];
 	const char *name;
 	struct stat st;
-	int dirfd = -1, missing, rc;
+	int dirfd = -1, rc;
+	bool exists;
 
-	rc = open_parent(t, path, &dirfd, &name, &missing, err);
+	rc = open_target(t, path, &dirfd, &name, &st, &exists, err);
 	if (rc < 0)
 		goto out;
-	if (dirfd < 0) {
-		rc = parent_missing(path, missing, err);
-		goto out;
-	}
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT) {
-			rc = error_errno(err, "cannot stat '%s'", path);
-			goto out;
-		}
-	} else if (S_ISLNK(st.st_mode)) {
+	if (exists && S_ISLNK(st.st_mode)) {
 		rc = read_link(dirfd, name, path, &current, err);
 		if (rc < 0 || strcmp(current.data, target) == 0)
 			goto out;
-	} else if (!S_ISREG(st.st_mode)) {
+	} else if (exists && !S_ISREG(st.st_mode)) {
 		rc = error_set(err, ERR_CONFLICT,
 			       "'%s' is %s; plumb will not replace it with a symlink", path,
 			       type_phrase(st.st_mode));
