@@ -201,7 +201,6 @@ int cmd_render(int argc, char **argv)
 	struct render_args args = {.format = RENDER_YAML};
 	struct source_opts sopts = {0};
 	struct source_commit commit = {0};
-	struct source_fetch_stats stats = {0};
 	struct source *src = NULL;
 	struct tree *tree = NULL;
 	struct objset *set = NULL;
@@ -219,13 +218,8 @@ int cmd_render(int argc, char **argv)
 		sopts.credentials_file = args.credentials_file;
 		sopts.ssh_key = args.ssh_key;
 		sopts.progress = !args.quiet;
-		if (source_open(&src, &sopts, &err) < 0 || source_fetch(src, &stats, &err) < 0)
+		if (source_open(&src, &sopts, &err) < 0 || source_fetch(src, NULL, &err) < 0)
 			goto fail;
-		log_fields(LOG_DEBUG,
-			   (struct log_field[]){{"url", source_display_url(src)}, {NULL, NULL}},
-			   "%s: received %u objects (%zu bytes) in %llu ms",
-			   stats.cloned ? "cloned" : "fetched", stats.received_objects,
-			   stats.received_bytes, (unsigned long long)stats.duration_ms);
 		if (source_resolve(src, &args.ref, &commit, &err) < 0 ||
 		    source_tree(src, &commit, &tree, &err) < 0)
 			goto fail;

@@ -995,9 +995,10 @@ int source_fetch(struct source *src, struct source_fetch_stats *stats, struct er
 	result.duration_ms = time_monotonic_ms() - start;
 	if (stats)
 		*stats = result;
-	log_debug("fetched '%s': %u objects, %zu bytes in %llu ms", src->display_url,
-		  result.received_objects, result.received_bytes,
-		  (unsigned long long)result.duration_ms);
+	log_fields(LOG_DEBUG, (struct log_field[]){{"url", src->display_url}, {NULL, NULL}},
+		   "%s: received %u objects (%zu bytes) in %llu ms",
+		   result.cloned ? "cloned" : "fetched", result.received_objects,
+		   result.received_bytes, (unsigned long long)result.duration_ms);
 out:
 	/* A first fetch that failed leaves no empty cache behind (a mistyped URL
 	 * must not litter the data directory). */
