@@ -8,7 +8,9 @@
 #include <string.h>
 
 #define APP_API_VERSION "plumb.dev/v1"
-#define APP_FILE_MAX	(4u * 1024 * 1024)
+/* What an application name may hold: it names a lock file and appears in logs. */
+#define APP_NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-._"
+#define APP_FILE_MAX   (4u * 1024 * 1024)
 
 struct app_ctx {
 	const char *file;
@@ -230,9 +232,7 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 	else if (check_fields(ctx, meta, "metadata", meta_fields) &&
 		 (s = get_string(ctx, meta, "name", "metadata", true)))
 		app->name = xstrdup(s);
-	if (app->name &&
-	    (!*app->name ||
-	     strspn(app->name, "abcdefghijklmnopqrstuvwxyz0123456789-._") != strlen(app->name)))
+	if (app->name && (!*app->name || strspn(app->name, APP_NAME_CHARS) != strlen(app->name)))
 		app_report(ctx, node_get(meta, "name"),
 			   "application name '%s' may only hold a-z, 0-9, '-', '.' and '_'",
 			   app->name);
@@ -417,7 +417,7 @@ static char *name_from_url(const char *url)
 	name = xstrndup(start, (size_t)(url + len - start));
 	for (char *p = name; *p; p++) {
 		*p = (char)tolower((unsigned char)*p);
-		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-._", *p))
+		if (!strchr(APP_NAME_CHARS, *p))
 			*p = '-';
 	}
 	if (!*name) {
