@@ -203,6 +203,7 @@ int cmd_render(int argc, char **argv)
 	struct source_commit commit = {0};
 	struct source *src = NULL;
 	struct tree *tree = NULL;
+	char *local_path = NULL;
 	struct objset *set = NULL;
 	struct error err = ERROR_INIT;
 	struct buf out = BUF_INIT;
@@ -226,10 +227,10 @@ int cmd_render(int argc, char **argv)
 		if (!args.quiet)
 			print_commit(source_display_url(src), &commit);
 		source_commit_json(&commit, &revision);
-	} else if (tree_open_dir(&tree, args.dir, &err) < 0) {
+	} else if (render_open_local(args.dir, &tree, &local_path, &err) < 0) {
 		goto fail;
 	}
-	if (render_tree(tree, args.path, NULL, &set, &err) < 0)
+	if (render_tree(tree, local_path ? local_path : args.path, NULL, &set, &err) < 0)
 		goto fail;
 	if (objset_write(set, args.format, revision.len ? revision.data : NULL, &out) < 0) {
 		error_set(&err, ERR_TOOBIG, "output too large");
@@ -248,6 +249,7 @@ out:
 	buf_release(&revision);
 	objset_free(set);
 	tree_free(tree);
+	free(local_path);
 	source_commit_release(&commit);
 	source_free(src);
 	return rc;

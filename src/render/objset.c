@@ -113,7 +113,7 @@ int objset_write(const struct objset *set, enum render_format format, const char
 	vec_foreach (&set->objs, i, obj) {
 		if (i && (rc = buf_addstr(out, "---\n")) < 0)
 			break;
-		if ((rc = node_emit_yaml(obj->root, out)) < 0)
+		if ((rc = node_emit_yaml_flags(obj->root, set->emit_flags, out)) < 0)
 			break;
 	}
 	return rc;

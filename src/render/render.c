@@ -4,10 +4,11 @@
  * duplicates. Errors are gathered (struct error_list) so that one run shows
  * every broken file, not just the first.
  */
-#include "render.h"
+#include "kust_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RENDER_FILE_MAX (64u * 1024 * 1024)
 
@@ -16,14 +17,9 @@ struct render_ctx {
 	const struct render_opts *opts;
 	struct objset *set;
 	struct ignore *ignores;
-	struct vec files; /* char *, manifest paths */
+	struct vec files;	   /* char *, manifest paths */
+	struct vec kustomizations; /* char *, directories holding one */
 	struct error_list problems;
-};
-
-static const char *const kustomization_names[] = {
-	"kustomization.yaml",
-	"kustomization.yml",
-	"Kustomization",
 };
 
 #define report(ctx, ...) error_list_add(&(ctx)->problems, __VA_ARGS__)
@@ -47,26 +43,18 @@ static int walk(struct render_ctx *ctx, const char *dir, struct error *err)
 	struct vec entries = VEC_INIT;
 	struct tree_entry *e;
 	size_t i;
-	int rc = tree_list(ctx->tree, dir, &entries, err);
+	int rc;
 
-	if (rc < 0)
+	/* a kustomization is built as a whole, by the kustomize engine */
+	if (kust_dir_has_kustomization(ctx->tree, dir)) {
+		vec_push(&ctx->kustomizations, xstrdup(dir));
+		return 0;
+	}
+	if ((rc = tree_list(ctx->tree, dir, &entries, err)) < 0)
 		goto out;
 	vec_foreach (&entries, i, e) {
 		if (e->type != TREE_FILE)
 			continue;
-		for (size_t k = 0; k < ARRAY_SIZE(kustomization_names); k++) {
-			if (strcmp(e->name, kustomization_names[k]) == 0) {
-				char *where = child_path(dir, e->name);
-
-				report(ctx, ERR_UNSUPPORTED,
-				       "%s: kustomize overlays are not supported yet; render the "
-				       "directory's plain manifests by listing them without a "
-				       "kustomization file",
-				       where);
-				free(where);
-				goto out;
-			}
-		}
 		if (strcmp(e->name, ".plumbignore") == 0) {
 			struct buf text = BUF_INIT;
 			char *where = child_path(dir, e->name);
@@ -293,13 +281,70 @@ int render_tree(struct tree *tree, const char *path, const struct render_opts *o
 	}
 	if ((rc = error_list_finish(&ctx.problems, err)) < 0)
 		goto out;
+	if (ctx.files.len == 0 && ctx.kustomizations.len == 1 &&
+	    strcmp(ctx.kustomizations.items[0], top) == 0)
+		ctx.set->emit_flags = YAML_EMIT_KUSTOMIZE;
+	vec_foreach (&ctx.kustomizations, i, file) {
+		if ((rc = kust_build(tree, file, opts, ctx.set, err)) < 0)
+			goto out;
+	}
 	*out = ctx.set;
 	ctx.set = NULL;
 out:
 	objset_free(ctx.set);
 	vec_release(&ctx.files, free);
+	vec_release(&ctx.kustomizations, free);
 	ignore_free(ctx.ignores);
 	error_list_finish(&ctx.problems, NULL);
 	free(top);
+	return rc;
+}
+
+/* The top of the Git work tree holding dir (an absolute path), else "/". */
+static char *work_tree_top(const char *dir)
+{
+	char *top = xstrdup(dir);
+
+	for (;;) {
+		char *git = xasprintf("%s/.git", top);
+		char *slash;
+		bool found = access(git, F_OK) == 0;
+
+		free(git);
+		if (found)
+			return top;
+		slash = strrchr(top, '/');
+		if (!slash || slash == top)
+			break;
+		*slash = '\0';
+	}
+	free(top);
+	return xstrdup("/");
+}
+
+int render_open_local(const char *dir, struct tree **tree, char **path, struct error *err)
+{
+	char *real, *top;
+	int rc;
+
+	*tree = NULL;
+	*path = NULL;
+	if ((rc = tree_open_dir(tree, dir, err)) < 0)
+		return rc;
+	if (!kust_dir_has_kustomization(*tree, ""))
+		return 0;
+	tree_free(*tree);
+	*tree = NULL;
+	if (!(real = realpath(dir, NULL)))
+		return error_errno(err, "cannot open directory '%s'", dir);
+	top = work_tree_top(real);
+	rc = tree_open_dir(tree, top, err);
+	if (rc == 0) {
+		size_t n = strlen(top);
+
+		*path = xstrdup(real[n] == '/' ? real + n + 1 : real + n);
+	}
+	free(top);
+	free(real);
 	return rc;
 }

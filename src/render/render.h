@@ -33,6 +33,9 @@ struct objset {
 	struct arena arena;
 	struct vec objs;  /* struct obj *, in render order */
 	struct map by_id; /* obj_id_key() -> struct obj * */
+	/* how objset_write prints YAML (enum yaml_emit_flags): YAML_EMIT_KUSTOMIZE
+	 * for a kustomization, so that the output is the same as kubectl's */
+	unsigned emit_flags;
 };
 
 struct render_opts {
@@ -46,11 +49,22 @@ struct render_opts {
  * On success *out is a new set the caller frees with objset_free. Errors name
  * the file and line: ERR_INVALID (bad YAML or JSON, a missing apiVersion, kind
  * or metadata.name), ERR_CONFLICT (two objects with one identity),
- * ERR_NOTFOUND (path absent), ERR_UNSUPPORTED (a kustomization).
+ * ERR_NOTFOUND (path absent). A directory holding a kustomization.yaml (also
+ * kustomization.yml, Kustomization) is built by the kustomize-compatible engine
+ * instead of being walked; ERR_UNSUPPORTED names kustomize features plumb
+ * does not have.
  */
 int render_tree(struct tree *tree, const char *path, const struct render_opts *opts,
 		struct objset **out, struct error *err);
 void objset_free(struct objset *set);
+
+/*
+ * Opens the tree to render a local directory. A kustomization may name files
+ * above its directory (resources: [../base]), so for a directory holding one
+ * the tree is the enclosing Git work tree (or /) and *path the directory in it;
+ * otherwise the tree is the directory itself and *path NULL. Free both.
+ */
+int render_open_local(const char *dir, struct tree **tree, char **path, struct error *err);
 struct obj *objset_find(const struct objset *set, const struct obj_id *id);
 
 /* "group/version/kind/namespace/name" with empty parts kept: a unique map key. */

@@ -1729,3 +1729,159 @@ int node_canonical_json(const struct node *n, struct buf *out)
 	free(sorted);
 	return rc ? rc : buf_addch(out, '}');
 }
+
+/* ---- editing trees built or copied in an arena ---- */
+
+struct node *node_clone(struct arena *arena, const struct node *n)
+{
+	struct node *c;
+
+	if (!n)
+		return NULL;
+	c = arena_alloc(arena, sizeof(*c));
+	*c = *n;
+	if (n->type == NODE_MAP) {
+		c->pairs = arena_alloc(arena, (n->count ? n->count : 1) * sizeof(*c->pairs));
+		for (size_t i = 0; i < n->count; i++) {
+			c->pairs[i].key = n->pairs[i].key;
+			c->pairs[i].value = node_clone(arena, n->pairs[i].value);
+		}
+	} else if (n->type == NODE_SEQ) {
+		c->items = arena_alloc(arena, (n->count ? n->count : 1) * sizeof(*c->items));
+		for (size_t i = 0; i < n->count; i++)
+			c->items[i] = node_clone(arena, n->items[i]);
+	}
+	return c;
+}
+
+struct node *node_new_cstr(struct arena *arena, const char *s)
+{
+	return node_new_string(arena, s, strlen(s));
+}
+
+ssize_t node_map_index(const struct node *map, const char *key)
+{
+	size_t len = strlen(key);
+
+	if (!map || map->type != NODE_MAP)
+		return -1;
+	for (size_t i = 0; i < map->count; i++) {
+		const struct node *k = map->pairs[i].key;
+
+		if (k->len == len && memcmp(k->str, key, len) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+void node_map_set(struct arena *arena, struct node *map, const char *key, struct node *value)
+{
+	ssize_t i = node_map_index(map, key);
+	struct node_pair *pairs;
+
+	if (i >= 0) {
+		map->pairs[i].value = value;
+		return;
+	}
+	pairs = arena_alloc(arena, (map->count + 1) * sizeof(*pairs));
+	if (map->count)
+		memcpy(pairs, map->pairs, map->count * sizeof(*pairs));
+	pairs[map->count].key = node_new_cstr(arena, key);
+	pairs[map->count].value = value;
+	map->pairs = pairs;
+	map->count++;
+}
+
+bool node_map_del(struct node *map, const char *key)
+{
+	ssize_t i = node_map_index(map, key);
+
+	if (i < 0)
+		return false;
+	memmove(&map->pairs[i], &map->pairs[i + 1],
+		(map->count - (size_t)i - 1) * sizeof(*map->pairs));
+	map->count--;
+	return true;
+}
+
+struct node *node_map_child(struct arena *arena, struct node *map, const char *key)
+{
+	struct node *child = node_get(map, key);
+
+	if (child && child->type == NODE_MAP)
+		return child;
+	child = node_new_map(arena, 0);
+	node_map_set(arena, map, key, child);
+	return child;
+}
+
+void node_seq_insert(struct arena *arena, struct node *seq, size_t at, struct node *item)
+{
+	struct node **items = arena_alloc(arena, (seq->count + 1) * sizeof(*items));
+
+	if (at > seq->count)
+		at = seq->count;
+	if (at)
+		memcpy(items, seq->items, at * sizeof(*items));
+	items[at] = item;
+	if (seq->count > at)
+		memcpy(items + at + 1, seq->items + at, (seq->count - at) * sizeof(*items));
+	seq->items = items;
+	seq->count++;
+}
+
+void node_seq_push(struct arena *arena, struct node *seq, struct node *item)
+{
+	node_seq_insert(arena, seq, seq->count, item);
+}
+
+void node_seq_del(struct node *seq, size_t at)
+{
+	if (at >= seq->count)
+		return;
+	memmove(&seq->items[at], &seq->items[at + 1], (seq->count - at - 1) * sizeof(*seq->items));
+	seq->count--;
+}
+
+bool node_equal(const struct node *a, const struct node *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b)
+		return false;
+	switch (a->type) {
+	case NODE_NULL:
+		return b->type == NODE_NULL;
+	case NODE_BOOL:
+		return b->type == NODE_BOOL && a->as.boolean == b->as.boolean;
+	case NODE_INT:
+		if (b->type == NODE_FLOAT)
+			return (double)a->as.integer == b->as.real;
+		return b->type == NODE_INT && a->as.integer == b->as.integer;
+	case NODE_FLOAT:
+		if (b->type == NODE_INT)
+			return a->as.real == (double)b->as.integer;
+		return b->type == NODE_FLOAT && a->as.real == b->as.real;
+	case NODE_STRING:
+		return b->type == NODE_STRING && a->len == b->len &&
+		       memcmp(a->str, b->str, a->len) == 0;
+	case NODE_SEQ:
+		if (b->type != NODE_SEQ || a->count != b->count)
+			return false;
+		for (size_t i = 0; i < a->count; i++)
+			if (!node_equal(a->items[i], b->items[i]))
+				return false;
+		return true;
+	case NODE_MAP:
+		if (b->type != NODE_MAP || a->count != b->count)
+			return false;
+		for (size_t i = 0; i < a->count; i++) {
+			ssize_t j = node_map_index(b, a->pairs[i].key->str);
+
+			if (j < 0 || !node_equal(a->pairs[i].value, b->pairs[j].value))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}

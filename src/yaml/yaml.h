@@ -10,6 +10,8 @@
 
 #include "core/core.h"
 
+#include <sys/types.h>
+
 enum node_type {
 	NODE_NULL,
 	NODE_BOOL,
@@ -130,5 +132,28 @@ enum yaml_emit_flags {
  * Both append to out; 0, or ERR_TOOBIG when out's cap is reached.
  */
 int node_emit_yaml_flags(const struct node *n, unsigned flags, struct buf *out);
+
+/* ---- editing ----
+ *
+ * Parsed trees may share nodes (aliases, merge keys): clone a tree before
+ * editing it. Edits allocate in the arena given; nothing is freed before it.
+ */
+
+/* A deep copy of n (keys are shared: they are never edited). */
+struct node *node_clone(struct arena *arena, const struct node *n);
+struct node *node_new_cstr(struct arena *arena, const char *s);
+/* The index of key in a mapping, -1 if absent or not a mapping. */
+ssize_t node_map_index(const struct node *map, const char *key);
+/* Replaces key's value, or appends the pair at the end. */
+void node_map_set(struct arena *arena, struct node *map, const char *key, struct node *value);
+/* Removes key; false if it was not there. */
+bool node_map_del(struct node *map, const char *key);
+/* The mapping under key, created (or replacing a non-mapping) if needed. */
+struct node *node_map_child(struct arena *arena, struct node *map, const char *key);
+void node_seq_insert(struct arena *arena, struct node *seq, size_t at, struct node *item);
+void node_seq_push(struct arena *arena, struct node *seq, struct node *item);
+void node_seq_del(struct node *seq, size_t at);
+/* Same type and value (1 equals 1.0), mappings whatever their key order. */
+bool node_equal(const struct node *a, const struct node *b);
 
 #endif
