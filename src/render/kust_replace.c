@@ -1,0 +1,28 @@
+/* replacements and vars: not built yet. */
+#include "kust_int.h"
+
+static int unsupported(struct klevel *lv, const char *field, struct error *err)
+{
+	if (node_get(lv->k, field))
+		return kust_error(lv, NULL, node_get(lv->k, field), ERR_UNSUPPORTED, err,
+				  "%s is not supported yet", field);
+	return 0;
+}
+
+int kust_replacements(struct klevel *lv, struct vec *set, struct error *err)
+{
+	(void)set;
+	return unsupported(lv, "replacements", err);
+}
+
+int kust_vars_collect(struct klevel *lv, struct vec *set, struct error *err)
+{
+	(void)set;
+	return unsupported(lv, "vars", err);
+}
+
+int kust_vars_resolve(struct kbuild *b, struct vec *set, struct error *err)
+{
+	(void)b, (void)set, (void)err;
+	return 0;
+}
