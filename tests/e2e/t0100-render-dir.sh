@@ -143,12 +143,13 @@ test_expect_success 'same name in another namespace is a different object' '
 	test "$(grep -c "name: same" out)" = 2
 '
 
-test_expect_success 'a kustomization is reported as not supported yet' '
+test_expect_success 'a kustomization may not read a file above its directory' '
 	mkdir -p kust/overlay &&
 	cm base >kust/base.yaml &&
 	echo "resources: [../base.yaml]" >kust/overlay/kustomization.yaml &&
-	test_expect_code 2 "$PLUMB" render kust 2>err &&
-	test_grep "overlay/kustomization\.yaml: kustomize overlays are not supported yet" err
+	test_expect_code 2 "$PLUMB" render kust/overlay >out 2>err &&
+	test_grep "overlay/kustomization\.yaml:1:13: .\.\./base\.yaml. is outside the kustomization.s directory" err &&
+	test_must_be_empty out
 '
 
 test_expect_success 'a missing directory is a clear error' '

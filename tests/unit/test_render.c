@@ -291,14 +291,36 @@ static void test_render_collects_several_errors(void **state)
 	assert_non_null(strstr(err.msg, "\nb.yaml:1:1: object has no 'kind'"));
 }
 
-static void test_render_kustomization_unsupported(void **state)
+static void test_render_kustomization_in_subdir(void **state)
+{
+	struct objset *set = NULL;
+	struct error err = ERROR_INIT;
+	struct obj *obj;
+
+	(void)state;
+	put("k/base/kustomization.yaml", "namePrefix: p-\nresources: [cm.yaml]\n");
+	put("k/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+	put("k/base/ignored.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n");
+	put("k/plain.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n");
+	assert_int_equal(render("k", &set, &err), 0);
+	/* the kustomization is built (only what it lists), the plain file read as is */
+	assert_int_equal(set->objs.len, 2);
+	obj = set->objs.items[0];
+	assert_string_equal(obj->id.kind, "Secret");
+	obj = set->objs.items[1];
+	assert_string_equal(obj->id.kind, "ConfigMap");
+	assert_string_equal(obj->file, "k/base/cm.yaml");
+	assert_int_equal(obj->line, 1);
+	objset_free(set);
+}
+
+static void test_render_kustomization_unknown_field(void **state)
 {
 	(void)state;
-	put("k/base/kustomization.yaml", "resources: [cm.yaml]\n");
-	put("k/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
-	expect_error("k", ERR_UNSUPPORTED,
-		     "base/kustomization.yaml: kustomize overlays are not "
-		     "supported yet");
+	put("u/kustomization.yaml", "resources: [cm.yaml]\nnamePrefx: a-\n");
+	put("u/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+	expect_error("u", ERR_INVALID,
+		     "u/kustomization.yaml:2:1: unknown field 'namePrefx' in the kustomization");
 }
 
 static void test_render_plumbignore_and_list(void **state)
@@ -376,7 +398,8 @@ int main(void)
 		cmocka_unit_test(test_render_errors_name_file_and_line),
 		cmocka_unit_test(test_render_duplicate_names_both_places),
 		cmocka_unit_test(test_render_collects_several_errors),
-		cmocka_unit_test(test_render_kustomization_unsupported),
+		cmocka_unit_test(test_render_kustomization_in_subdir),
+		cmocka_unit_test(test_render_kustomization_unknown_field),
 		cmocka_unit_test(test_render_plumbignore_and_list),
 		cmocka_unit_test(test_render_path_not_found),
 		cmocka_unit_test(test_render_write_formats),
