@@ -298,7 +298,7 @@ static void test_render_kustomization_in_subdir(void **state)
 	struct obj *obj;
 
 	(void)state;
-	put("k/base/kustomization.yaml", "namePrefix: p-\nresources: [cm.yaml]\n");
+	put("k/base/kustomization.yaml", "resources: [cm.yaml]\n");
 	put("k/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
 	put("k/base/ignored.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n");
 	put("k/plain.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n");
@@ -320,7 +320,7 @@ static void test_render_kustomization_unknown_field(void **state)
 	put("u/kustomization.yaml", "resources: [cm.yaml]\nnamePrefx: a-\n");
 	put("u/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
 	expect_error("u", ERR_INVALID,
-		     "u/kustomization.yaml:2:1: unknown field 'namePrefx' in the kustomization");
+		     "kustomization.yaml:2:1: unknown field 'namePrefx' in the kustomization");
 }
 
 static void test_render_plumbignore_and_list(void **state)
