@@ -309,7 +309,7 @@ static void test_render_kustomization_in_subdir(void **state)
 	assert_string_equal(obj->id.kind, "Secret");
 	obj = set->objs.items[1];
 	assert_string_equal(obj->id.kind, "ConfigMap");
-	assert_string_equal(obj->file, "k/base/cm.yaml");
+	assert_string_equal(obj->file, "base/cm.yaml");
 	assert_int_equal(obj->line, 1);
 	objset_free(set);
 }
