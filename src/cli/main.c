@@ -24,6 +24,9 @@ static const struct command commands[] = {
 	{"status", cmd_status, "show each application's revision, sync state and objects"},
 	{"history", cmd_history, "list the recorded sync runs"},
 	{"rollback", cmd_rollback, "make the host match an earlier revision"},
+	{"serve", cmd_serve, "run the daemon: reconcile loop, drift watch, API, webhooks"},
+	{"token", cmd_token, "create, list and revoke the API's bearer tokens"},
+	{"audit", cmd_audit, "show who changed what through the API"},
 	{"version", cmd_version, "print plumb's version and the libraries it uses"},
 };
 

@@ -679,3 +679,93 @@ out:
 		close(lock_fd);
 	return rc;
 }
+
+int engine_resolve(const struct app *app, const struct engine_opts *opts, struct source_commit *out,
+		   struct error *err)
+{
+	struct engine_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = resolve(app, opts, &res, err);
+	if (rc == 0) {
+		*out = res.commit;
+		memset(&res.commit, 0, sizeof(res.commit));
+	}
+	engine_result_release(&res);
+	return rc;
+}
+
+/* True when every managed path still has the stamp plumb took after writing it. */
+static bool stamps_unchanged(const struct app *app, const struct vec *inventory)
+{
+	struct host_target *target = NULL;
+	struct buf stamp = BUF_INIT;
+	const struct inventory_entry *e;
+	bool same = true;
+	size_t i;
+
+	if (host_target_open(&target, app->root, NULL) < 0)
+		return false;
+	vec_foreach (inventory, i, e) {
+		buf_reset(&stamp);
+		if (e->pending || !e->live_stamp[0] ||
+		    host_stamp(target, e->path, e->live_stamp[0] != '=', &stamp, NULL) < 0 ||
+		    strcmp(stamp.data, e->live_stamp) != 0) {
+			same = false;
+			break;
+		}
+	}
+	buf_release(&stamp);
+	host_target_free(target);
+	return same;
+}
+
+int engine_verify(struct store *store, const struct app *app, const struct engine_opts *opts,
+		  struct vec *drifted, struct error *err)
+{
+	struct store_run last = {0};
+	struct vec inventory = VEC_INIT;
+	struct engine_opts vopts = *opts;
+	struct engine_result res;
+	struct change *c;
+	size_t i;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = store_run_last(store, app->name, RUN_SUCCEEDED, &last, err);
+	if (rc == ERR_NOTFOUND) {
+		error_clear(err);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = store_inventory_list(store, app->name, &inventory, err)) < 0)
+		goto out;
+	if (stamps_unchanged(app, &inventory))
+		goto out;
+	vopts.commit = last.revision;
+	vopts.fetch = false;
+	vopts.dry_run = true;
+	vopts.prune = 1;
+	if ((rc = engine_plan(store, app, &vopts, &res, err)) < 0)
+		goto out;
+	vec_foreach (&res.plan.changes, i, c) {
+		if (c->action == ACTION_UNCHANGED || c->orphan)
+			continue;
+		const char *what = c->action == ACTION_CREATE	? "missing"
+				   : c->action == ACTION_DELETE ? "should not exist"
+								: "changed";
+
+		if (c->summary.len)
+			vec_push(drifted,
+				 xasprintf("%s: %s (%s)", c->display, what, c->summary.data));
+		else
+			vec_push(drifted, xasprintf("%s: %s", c->display, what));
+	}
+out:
+	engine_result_release(&res);
+	vec_release(&inventory, inventory_entry_free);
+	store_run_release(&last);
+	return rc;
+}

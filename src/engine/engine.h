@@ -53,6 +53,20 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		struct engine_result *out, struct error *err);
 void engine_result_release(struct engine_result *result);
 
+/* Fetches (if opts->fetch) and resolves the application's ref (or opts->commit) only. */
+int engine_resolve(const struct app *app, const struct engine_opts *opts, struct source_commit *out,
+		   struct error *err);
+
+/*
+ * Drift check of the revision last applied (nothing is written): compares each
+ * managed path with the stamp taken after plumb wrote it, and only when a stamp
+ * differs renders that revision and plans against the live state. Appends one
+ * line per drifted object ("File/motd: content") to drifted (char *). No
+ * successful sync yet: nothing to compare, no drift.
+ */
+int engine_verify(struct store *store, const struct app *app, const struct engine_opts *opts,
+		  struct vec *drifted, struct error *err);
+
 /*
  * Asks a running sync to stop at the next object (async-signal-safe: for a
  * SIGINT or SIGTERM handler). The object being written is finished, what was

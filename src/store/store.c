@@ -105,6 +105,35 @@ static const char migration_1[] =
 	"  PRIMARY KEY (app, path)"
 	");";
 
+/* Migration 2: API tokens, the audit log and application events (drift, ...). */
+static const char migration_2[] =
+	"CREATE TABLE tokens ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),"
+	"  apps TEXT NOT NULL DEFAULT '*',"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  app TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  status INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  app TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  message TEXT NOT NULL DEFAULT '',"
+	"  run_id INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX events_by_app ON events (app, id DESC);";
+
 /*
  * The schema, one migration a step. Migration N (counting from 1) brings a
  * database from user_version N-1 to N and runs in its own transaction
@@ -113,6 +142,7 @@ static const char migration_1[] =
  */
 static const char *const migrations[] = {
 	migration_1,
+	migration_2,
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -1320,4 +1350,244 @@ void original_release(struct original *o)
 	o->mode = 0;
 	o->uid = 0;
 	o->gid = 0;
+}
+
+/* ---- API tokens ---- */
+
+#define TOKEN_COLUMNS "name, role, apps, hash, created, last_used"
+
+static void token_read(struct query *q, struct store_token *t)
+{
+	t->name = column_str(q, 0);
+	t->role = column_str(q, 1);
+	t->apps = column_str(q, 2);
+	t->hash = column_str(q, 3);
+	t->created = column_int(q, 4);
+	t->last_used = column_int(q, 5);
+}
+
+int store_token_add(struct store *store, const struct store_token *t, struct error *err)
+{
+	struct query q;
+	int rc;
+
+	assert(t->name && t->role && t->apps && t->hash);
+	query_start(
+		&q, store,
+		"INSERT INTO tokens (name, role, apps, hash, created) VALUES (?1, ?2, ?3, ?4, ?5)");
+	bind_text(&q, t->name);
+	bind_text(&q, t->role);
+	bind_text(&q, t->apps);
+	bind_text(&q, t->hash);
+	bind_int(&q, t->created ? t->created : time(NULL));
+	query_step(&q);
+	rc = query_end(&q, err, "create token '%s'", t->name);
+	if (rc == ERR_CONFLICT)
+		rc = error_set(err, ERR_CONFLICT, "a token named '%s' already exists", t->name);
+	return rc;
+}
+
+int store_token_find(struct store *store, const char *hash, struct store_token *out,
+		     struct error *err)
+{
+	struct query q;
+	bool found;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	query_start(&q, store, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?1");
+	bind_text(&q, hash);
+	found = query_step(&q);
+	if (found)
+		token_read(&q, out);
+	rc = query_end(&q, err, "look up a token");
+	if (rc == 0 && !found)
+		rc = error_set(err, ERR_NOTFOUND, "no such token");
+	if (rc < 0)
+		store_token_release(out);
+	return rc;
+}
+
+int store_token_touch(struct store *store, const char *name, int64_t when, struct error *err)
+{
+	struct query q;
+
+	query_start(&q, store, "UPDATE tokens SET last_used = ?1 WHERE name = ?2");
+	bind_int(&q, when);
+	bind_text(&q, name);
+	query_step(&q);
+	return query_end(&q, err, "record the use of token '%s'", name);
+}
+
+int store_token_list(struct store *store, struct vec *out, struct error *err)
+{
+	size_t keep = out->len;
+	struct query q;
+	int rc;
+
+	query_start(&q, store, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY name");
+	while (query_step(&q)) {
+		struct store_token *t = xcalloc(1, sizeof(*t));
+
+		token_read(&q, t);
+		vec_push(out, t);
+	}
+	rc = query_end(&q, err, "list tokens");
+	if (rc < 0)
+		vec_truncate(out, keep, store_token_free);
+	return rc;
+}
+
+int store_token_delete(struct store *store, const char *name, struct error *err)
+{
+	struct query q;
+
+	query_start(&q, store, "DELETE FROM tokens WHERE name = ?1");
+	bind_text(&q, name);
+	query_step(&q);
+	if (query_ok(&q) && sqlite3_changes(store->db) == 0) {
+		query_close(&q);
+		return error_set(err, ERR_NOTFOUND, "token '%s' not found", name);
+	}
+	return query_end(&q, err, "revoke token '%s'", name);
+}
+
+void store_token_release(struct store_token *t)
+{
+	FREE_AND_NULL(t->name);
+	FREE_AND_NULL(t->role);
+	FREE_AND_NULL(t->apps);
+	FREE_AND_NULL(t->hash);
+}
+
+void store_token_free(void *t)
+{
+	if (!t)
+		return;
+	store_token_release(t);
+	free(t);
+}
+
+/* ---- audit log ---- */
+
+int store_audit_add(struct store *store, const struct store_audit *a, struct error *err)
+{
+	struct query q;
+
+	query_start(&q, store,
+		    "INSERT INTO audit (time, actor, action, app, detail, status)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	bind_int(&q, a->time ? a->time : time(NULL));
+	bind_text(&q, a->actor ? a->actor : "");
+	bind_text(&q, a->action ? a->action : "");
+	bind_text(&q, a->app ? a->app : "");
+	bind_text(&q, a->detail ? a->detail : "");
+	bind_int(&q, a->status);
+	query_step(&q);
+	return query_end(&q, err, "record an audit entry");
+}
+
+int store_audit_list(struct store *store, size_t limit, struct vec *out, struct error *err)
+{
+	size_t keep = out->len;
+	struct query q;
+	int rc;
+
+	query_start(&q, store,
+		    "SELECT id, time, actor, action, app, detail, status FROM audit"
+		    " ORDER BY id DESC LIMIT ?1");
+	bind_int(&q, limit ? (int64_t)limit : -1);
+	while (query_step(&q)) {
+		struct store_audit *a = xcalloc(1, sizeof(*a));
+
+		a->id = column_int(&q, 0);
+		a->time = column_int(&q, 1);
+		a->actor = column_str(&q, 2);
+		a->action = column_str(&q, 3);
+		a->app = column_str(&q, 4);
+		a->detail = column_str(&q, 5);
+		a->status = (int)column_int(&q, 6);
+		vec_push(out, a);
+	}
+	rc = query_end(&q, err, "read the audit log");
+	if (rc < 0)
+		vec_truncate(out, keep, store_audit_free);
+	return rc;
+}
+
+void store_audit_free(void *item)
+{
+	struct store_audit *a = item;
+
+	if (!a)
+		return;
+	free(a->actor);
+	free(a->action);
+	free(a->app);
+	free(a->detail);
+	free(a);
+}
+
+/* ---- application events ---- */
+
+int store_event_add(struct store *store, const struct store_event *e, int64_t *id_out,
+		    struct error *err)
+{
+	struct query q;
+	int rc;
+
+	query_start(
+		&q, store,
+		"INSERT INTO events (time, app, type, message, run_id) VALUES (?1, ?2, ?3, ?4, ?5)");
+	bind_int(&q, e->time ? e->time : time(NULL));
+	bind_text(&q, e->app);
+	bind_text(&q, e->type);
+	bind_text(&q, e->message ? e->message : "");
+	bind_int(&q, e->run_id);
+	query_step(&q);
+	rc = query_end(&q, err, "record an event of '%s'", e->app);
+	if (rc == 0 && id_out)
+		*id_out = sqlite3_last_insert_rowid(store->db);
+	return rc;
+}
+
+int store_event_list(struct store *store, const char *app, size_t limit, struct vec *out,
+		     struct error *err)
+{
+	size_t keep = out->len;
+	struct query q;
+	int rc;
+
+	query_start(&q, store,
+		    "SELECT id, time, app, type, message, run_id FROM events"
+		    " WHERE ?1 = '' OR app = ?1 ORDER BY id DESC LIMIT ?2");
+	bind_text(&q, app ? app : "");
+	bind_int(&q, limit ? (int64_t)limit : -1);
+	while (query_step(&q)) {
+		struct store_event *e = xcalloc(1, sizeof(*e));
+
+		e->id = column_int(&q, 0);
+		e->time = column_int(&q, 1);
+		e->app = column_str(&q, 2);
+		e->type = column_str(&q, 3);
+		e->message = column_str(&q, 4);
+		e->run_id = column_int(&q, 5);
+		vec_push(out, e);
+	}
+	rc = query_end(&q, err, "read events");
+	if (rc < 0)
+		vec_truncate(out, keep, store_event_free);
+	return rc;
+}
+
+void store_event_free(void *item)
+{
+	struct store_event *e = item;
+
+	if (!e)
+		return;
+	free((char *)e->app);
+	free((char *)e->type);
+	free((char *)e->message);
+	free(e);
 }

@@ -194,4 +194,63 @@ int store_original_delete(struct store *store, const char *app, const char *path
 			  struct error *err);
 void original_release(struct original *o);
 
+/* ---- API tokens (the daemon's bearer tokens; only their hashes are kept) ---- */
+
+struct store_token {
+	char *name;
+	char *role; /* "viewer", "operator", "admin" */
+	char *apps; /* comma-separated application name globs, "*" for all */
+	char *hash; /* hex SHA-256 of the token */
+	int64_t created;
+	int64_t last_used; /* 0: never */
+};
+
+/* ERR_CONFLICT if the name is taken. */
+int store_token_add(struct store *store, const struct store_token *t, struct error *err);
+/* The token with this hash; ERR_NOTFOUND if none. */
+int store_token_find(struct store *store, const char *hash, struct store_token *out,
+		     struct error *err);
+int store_token_touch(struct store *store, const char *name, int64_t when, struct error *err);
+/* Appends struct store_token * by name; free each with store_token_free. */
+int store_token_list(struct store *store, struct vec *out, struct error *err);
+/* ERR_NOTFOUND if there is no such token. */
+int store_token_delete(struct store *store, const char *name, struct error *err);
+void store_token_release(struct store_token *t);
+void store_token_free(void *t);
+
+/* ---- audit log: every mutating API call, with its actor ---- */
+
+struct store_audit {
+	int64_t id;
+	int64_t time; /* now if 0 */
+	char *actor;  /* token name */
+	char *action; /* "sync", "rollback", "suspend", "token.create", ... */
+	char *app;    /* "" when not about one application */
+	char *detail; /* JSON or text: what was asked */
+	int status;   /* the HTTP status answered */
+};
+
+int store_audit_add(struct store *store, const struct store_audit *a, struct error *err);
+/* Appends struct store_audit *, newest first; limit 0 for all. */
+int store_audit_list(struct store *store, size_t limit, struct vec *out, struct error *err);
+void store_audit_free(void *a);
+
+/* ---- application events: drift, out of sync, ... ---- */
+
+struct store_event {
+	int64_t id;
+	int64_t time; /* now if 0 */
+	const char *app;
+	const char *type; /* "drift", "out-of-sync", "sync-failed", ... */
+	const char *message;
+	int64_t run_id; /* the run it led to, 0 if none */
+};
+
+int store_event_add(struct store *store, const struct store_event *e, int64_t *id_out,
+		    struct error *err);
+/* Appends struct store_event *, newest first (app NULL: all); free with store_event_free. */
+int store_event_list(struct store *store, const char *app, size_t limit, struct vec *out,
+		     struct error *err);
+void store_event_free(void *e);
+
 #endif
