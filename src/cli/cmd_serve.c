@@ -65,9 +65,11 @@ static int read_secret(const char *file, char **out)
 		buf_release(&b);
 		return EXIT_ERROR;
 	}
-	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-		b.len--;
-	buf_truncate(&b, b.len);
+	size_t len = b.len;
+
+	while (len && (b.data[len - 1] == '\n' || b.data[len - 1] == '\r'))
+		len--;
+	buf_truncate(&b, len);
 	if (!b.len) {
 		fprintf(stderr, "error: the webhook secret file '%s' is empty\n", file);
 		buf_release(&b);

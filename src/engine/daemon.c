@@ -10,6 +10,7 @@
 #include "engine/daemon.h"
 
 #include "engine/engine.h"
+#include "source/source.h"
 #include "server/hooks.h"
 #include "server/metrics.h"
 
@@ -378,6 +379,14 @@ static void load_app_state(struct daemon *d, struct dapp *da)
 			da->last_run = r->id;
 			if (r->result == RUN_FAILED)
 				da->health = "Degraded";
+			/* a sync cut short when plumb stopped is finished first */
+			if (r->result == RUN_INTERRUPTED && da->app->automated && r->revision[0]) {
+				da->sync_wanted = true;
+				set_str(&da->want_revision, r->revision);
+				set_str(&da->want_trigger, "resume");
+				set_str(&da->want_actor, "plumb");
+				da->sync_state = "OutOfSync";
+			}
 		}
 		vec_release(&runs, store_run_free);
 	}
@@ -391,9 +400,10 @@ static struct dapp *dapp_new(struct daemon *d, struct app *app)
 	da->app = app;
 	da->url_key = hook_url_key(app->repo_url);
 	load_app_state(d, da);
-	/* the first poll soon after start, spread a little */
+	/* the first poll and drift check soon after start (things may have changed
+	 * while plumb was not running), spread a little */
 	da->next_poll = now + (uint64_t)rand() % 1000;
-	da->next_verify = now + jittered(d->opts.verify_interval_ms);
+	da->next_verify = now + 1000 + (uint64_t)rand() % 1000;
 	return da;
 }
 
@@ -1059,6 +1069,12 @@ int daemon_start(struct daemon **out, const struct daemon_opts *opts, struct err
 	pthread_cond_init(&d->events_c, NULL);
 	d->inotify_fd = -1;
 	srand((unsigned)(time(NULL) ^ getpid()));
+	if ((rc = source_library_hold(err)) < 0) {
+		free(d->data_dir);
+		free(d->config);
+		free(d);
+		return rc;
+	}
 	if ((rc = engine_open_store(d->data_dir, &d->store, err)) < 0)
 		goto fail;
 	/* runs left "running" by a plumb that died are interrupted, not running */
@@ -1102,6 +1118,7 @@ fail:
 	vec_release(&apps, app_free);
 	if (d->store)
 		store_close(d->store);
+	source_library_release();
 	free(d->data_dir);
 	free(d->config);
 	free(d);
@@ -1169,6 +1186,7 @@ void daemon_free(struct daemon *d)
 	for (size_t k = 0; k < EVENT_RING; k++)
 		free(d->ring[k]);
 	store_close(d->store);
+	source_library_release();
 	free(d->workers);
 	free(d->data_dir);
 	free(d->config);

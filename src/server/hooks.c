@@ -126,8 +126,7 @@ static int verify_hmac(const struct hook_request *req, const char *name, const c
  * the comparison constant-time whatever the lengths, which a byte comparison
  * of unequal-length strings would give away.
  */
-static int verify_token(const char *name, const char *value, const char *secret,
-			struct error *err)
+static int verify_token(const char *name, const char *value, const char *secret, struct error *err)
 {
 	uint8_t given[SHA256_LEN], expected[SHA256_LEN];
 	int rc = 0;
@@ -146,7 +145,8 @@ int hook_verify(const struct hook_request *req, const char *secret, struct error
 	const char *value;
 
 	if (!secret || !*secret)
-		return error_set(err, ERR_AUTH, "no secret is set for %s webhooks: cannot check '%s'",
+		return error_set(err, ERR_AUTH,
+				 "no secret is set for %s webhooks: cannot check '%s'",
 				 hook_provider_name(req->provider), name);
 	value = request_header(req, name);
 	if (!value)
@@ -183,16 +183,15 @@ static void add_url(struct hook_event *ev, const struct node *n)
 
 	if (!url)
 		return;
-	vec_foreach(&ev->urls, i, seen)
-	{
+	vec_foreach (&ev->urls, i, seen) {
 		if (strcmp(seen, url) == 0)
 			return;
 	}
 	vec_push(&ev->urls, xstrdup(url));
 }
 
-static void add_url_fields(struct hook_event *ev, const struct node *map,
-			   const char *const *fields, size_t count)
+static void add_url_fields(struct hook_event *ev, const struct node *map, const char *const *fields,
+			   size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		add_url(ev, node_get(map, fields[i]));
@@ -234,8 +233,8 @@ static void set_single_change(struct hook_event *ev, const struct node *changes,
 	set_string(&ev->after, node_get(change, after_field));
 }
 
-static int body_parse(struct arena *arena, const struct hook_request *req,
-		      const struct node **out, struct error *err)
+static int body_parse(struct arena *arena, const struct hook_request *req, const struct node **out,
+		      struct error *err)
 {
 	struct yaml_opts opts = {0, HOOK_MAX_DEPTH};
 	struct vec docs = VEC_INIT;
@@ -369,8 +368,7 @@ static int gitlab_read(const struct hook_request *req, const struct node *body,
 	return 0;
 }
 
-static int bitbucket_kind(const struct hook_request *req, struct hook_event *ev,
-			  struct error *err)
+static int bitbucket_kind(const struct hook_request *req, struct hook_event *ev, struct error *err)
 {
 	struct str event;
 	int rc = event_header(req, "X-Event-Key", &event, err);
@@ -510,10 +508,11 @@ static void add_lower(struct buf *out, struct str s)
 }
 
 /*
- * Appends path as '/'-separated components: empty and "." components dropped,
- * ".." removing the one before it (never climbing above the start), a final
- * ".git" suffix or ".git" component removed. Components added after
- * out->len == base are the path's; lower_case folds them to lower case.
+ * Appends path normalised: empty and "." components dropped, ".." removing the
+ * component before it (never what out held before), a final ".git" suffix or
+ * ".git" component removed ("ops.git" and "ops/.git" name the repository "ops").
+ * With leading_slash the result starts with '/' ("/" for an empty path);
+ * lower_case folds the components to lower case.
  */
 static void add_path(struct buf *out, struct str path, bool leading_slash, bool lower_case)
 {
@@ -540,7 +539,6 @@ static void add_path(struct buf *out, struct str path, bool leading_slash, bool 
 		else
 			buf_add(out, part.ptr, part.len);
 	}
-	/* "ops.git" and "ops/.git" name the repository "ops". */
 	for (last = out->len; last > base && out->data[last - 1] != '/'; last--)
 		;
 	if (out->len - last >= 4 && strncasecmp(out->data + out->len - 4, ".git", 4) == 0) {
@@ -673,7 +671,8 @@ char *hook_url_key(const char *url)
 	} else if (cut_scheme(s, &scheme, &rest)) {
 		key_from_url(&key, scheme, rest);
 	} else if (cut_scp_like(s, &host, &path)) {
-		/* scp-like is ssh: no port, the path relative to the login's home or absolute alike */
+		/* scp-like is ssh: no port, the path relative to the login's home or absolute alike
+		 */
 		add_lower(&key, host);
 		add_path(&key, path, true, true);
 		if (key.len && key.data[key.len - 1] == '/')

@@ -27,10 +27,10 @@ struct hook_request {
  * Checks the request against secret, in constant time:
  *   github     X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>
  *   gitlab     X-Gitlab-Token: <secret>
- *   bitbucket  X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body> (Bitbucket Server / Data Center)
- *   generic    X-Plumb-Signature: sha256=<hex HMAC-SHA256 of the body>
- * ERR_AUTH with a message naming the header when it is missing, malformed or
- * does not match. An empty secret never verifies.
+ *   bitbucket  X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body> (Bitbucket Server / Data
+ * Center) generic    X-Plumb-Signature: sha256=<hex HMAC-SHA256 of the body> ERR_AUTH with a
+ * message naming the header when it is missing, malformed or does not match. An empty secret never
+ * verifies.
  */
 int hook_verify(const struct hook_request *req, const char *secret, struct error *err);
 

@@ -1780,3 +1780,15 @@ out:
 		git_libgit2_shutdown();
 	return rc;
 }
+
+int source_library_hold(struct error *err)
+{
+	if (git_libgit2_init() < 0)
+		return error_set(err, ERR_INTERNAL, "cannot initialise libgit2");
+	return 0;
+}
+
+void source_library_release(void)
+{
+	git_libgit2_shutdown();
+}

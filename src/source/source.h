@@ -102,4 +102,12 @@ int semver_cmp(const struct semver *a, const struct semver *b);
  */
 int semver_satisfies(const struct semver *v, const char *range, bool *out, struct error *err);
 
+/*
+ * Keeps libgit2 initialised between the two calls. A process that fetches from
+ * several threads holds it for as long as they run: libgit2's per-thread state
+ * is released only while the library stays initialised.
+ */
+int source_library_hold(struct error *err);
+void source_library_release(void);
+
 #endif

@@ -429,17 +429,26 @@ out:
 }
 
 /* Creates the database file as 0600 if it does not exist; SQLite would use 0644. */
+/*
+ * Creates the database file (mode 0600) if it does not exist. An existing file
+ * is not opened here: closing any descriptor of it would drop the POSIX locks
+ * that other connections of this process hold on it, and another process could
+ * then take the write-ahead log away from under them.
+ */
 static int create_file(const char *path, struct error *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct stat st;
+	int fd;
 
-	if (fd < 0 && errno == EEXIST) {
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return error_errno(err, "cannot open '%s'", path);
-		close(fd);
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return error_set(err, ERR_INVALID, "cannot open '%s': not a regular file",
+					 path);
 		return 0;
 	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
 	if (fd < 0)
 		return error_errno(err, "cannot create '%s'", path);
 	/* The umask may have taken bits away, never added; make it exact. */
@@ -451,7 +460,6 @@ static int create_file(const char *path, struct error *err)
 	return 0;
 }
 
-/* Reads a one-integer PRAGMA or query; failures stay in q. */
 static int64_t query_single_int(struct query *q, struct store *store, const char *sql)
 {
 	int64_t value = 0;

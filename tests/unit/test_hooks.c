@@ -49,8 +49,8 @@ static void sign(const char *secret, const char *body, char out[8 + SHA256_HEX_L
 	uint8_t mac[SHA256_LEN];
 	unsigned int len = 0;
 
-	assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret),
-			     (const unsigned char *)body, strlen(body), mac, &len));
+	assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body,
+			     strlen(body), mac, &len));
 	assert_int_equal(len, SHA256_LEN);
 	memcpy(out, "sha256=", 7);
 	hex_encode(mac, SHA256_LEN, out + 7);
@@ -251,6 +251,9 @@ static const char generic_push[] =
 
 /* ---- helpers for assertions ---- */
 
+/* The message of the last error assert_auth_error saw. */
+static char last_msg[ERROR_MSG_MAX];
+
 static void assert_auth_error(const struct hook_request *req, const char *secret,
 			      const char *header)
 {
@@ -265,6 +268,22 @@ static void assert_auth_error(const struct hook_request *req, const char *secret
 	assert_null(strstr(err.msg, SECRET));
 	sign(SECRET, req->body ? req->body : "", expected);
 	assert_null(strstr(err.msg, expected + 7));
+	memcpy(last_msg, err.msg, sizeof(last_msg));
+}
+
+/* A malformed header is told apart from one that is well formed but wrong. */
+static void assert_malformed(const struct hook_request *req, const char *header)
+{
+	assert_auth_error(req, SECRET, header);
+	if (!strstr(last_msg, "hex digits"))
+		fail_msg("'%s' does not say the header is malformed", last_msg);
+}
+
+static void assert_mismatch(const struct hook_request *req, const char *secret, const char *header)
+{
+	assert_auth_error(req, secret, header);
+	if (!strstr(last_msg, "does not match"))
+		fail_msg("'%s' does not say the header does not match", last_msg);
 }
 
 static void assert_urls(const struct hook_event *ev, const char *const *urls, size_t count)
@@ -313,19 +332,37 @@ static void check_hmac_provider(enum hook_provider provider, const char *header_
 		*p = (char)toupper((unsigned char)*p);
 	assert_int_equal(hook_verify(&req, SECRET, &err), 0);
 
+	/* the right signature with its first, a middle or its last digit changed */
+	for (p = signature + 7; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	{
+		static const size_t positions[] = {7, 7 + 31, 7 + SHA256_HEX_LEN - 1};
+
+		for (size_t i = 0; i < ARRAY_SIZE(positions); i++) {
+			char saved = signature[positions[i]];
+
+			signature[positions[i]] = saved == '0' ? '1' : '0';
+			assert_mismatch(&req, SECRET, header_name);
+			signature[positions[i]] = saved;
+		}
+		assert_int_equal(hook_verify(&req, SECRET, &err), 0);
+	}
+
 	/* signed with another secret */
 	sign("an0ther-s3cret", body, signature);
-	assert_auth_error(&req, SECRET, header_name);
+	assert_mismatch(&req, SECRET, header_name);
 
 	/* a secret that is a prefix of the right one */
 	sign(SECRET, body, signature);
-	assert_auth_error(&req, "s3cr3t", header_name);
+	assert_mismatch(&req, "s3cr3t", header_name);
 
 	/* no header at all */
 	req.ctx = none;
 	assert_auth_error(&req, SECRET, header_name);
+	assert_non_null(strstr(last_msg, "missing"));
 	req.ctx = NULL;
 	assert_auth_error(&req, SECRET, header_name);
+	assert_non_null(strstr(last_msg, "missing"));
 	req.ctx = headers;
 
 	/* one byte of the body changed after signing */
@@ -333,11 +370,11 @@ static void check_hmac_provider(enum hook_provider provider, const char *header_
 	assert_non_null(p);
 	p[0] = 'O';
 	req.body = tampered;
-	assert_auth_error(&req, SECRET, header_name);
+	assert_mismatch(&req, SECRET, header_name);
 	/* the body cut short */
 	req.len = strlen(tampered) - 1;
 	req.body = body;
-	assert_auth_error(&req, SECRET, header_name);
+	assert_mismatch(&req, SECRET, header_name);
 	req.len = strlen(body);
 	assert_int_equal(hook_verify(&req, SECRET, &err), 0);
 
@@ -349,24 +386,35 @@ static void check_hmac_provider(enum hook_provider provider, const char *header_
 			"",
 			"sha256=",
 			"sha256",
-			hex,						/* no prefix */
-			"sha1=0a4d55a8d778e5022fab701977c5d840bbc486d0",	/* GitHub's legacy */
-			"sha512=" "0000000000000000000000000000000000000000000000000000000000000000",
-			"sha256=zz" "00000000000000000000000000000000000000000000000000000000000000",
+			hex,						 /* no prefix */
+			"sha1=0a4d55a8d778e5022fab701977c5d840bbc486d0", /* GitHub's legacy */
+			"sha512="
+			"0000000000000000000000000000000000000000000000000000000000000000",
+			"sha256=zz"
+			"00000000000000000000000000000000000000000000000000000000000000",
+			"sha256=0g"
+			"00000000000000000000000000000000000000000000000000000000000000",
 		};
 
 		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 			headers[0].value = bad[i];
-			assert_auth_error(&req, SECRET, header_name);
+			assert_malformed(&req, header_name);
 		}
 		/* one digit short, one digit too many, a space inside */
 		snprintf(buf, sizeof(buf), "sha256=%.63s", hex);
 		headers[0].value = buf;
-		assert_auth_error(&req, SECRET, header_name);
+		assert_malformed(&req, header_name);
 		snprintf(buf, sizeof(buf), "sha256=%s0", hex);
-		assert_auth_error(&req, SECRET, header_name);
+		assert_malformed(&req, header_name);
 		snprintf(buf, sizeof(buf), "sha256= %.63s", hex);
-		assert_auth_error(&req, SECRET, header_name);
+		assert_malformed(&req, header_name);
+		/* the right digits under another name */
+		snprintf(buf, sizeof(buf), "sha512=%s", hex);
+		assert_malformed(&req, header_name);
+		snprintf(buf, sizeof(buf), "sha256:%s", hex);
+		assert_malformed(&req, header_name);
+		snprintf(buf, sizeof(buf), "SHA256=%s", hex);
+		assert_int_equal(hook_verify(&req, SECRET, &err), 0);
 		snprintf(buf, sizeof(buf), "sha256=%s", hex);
 		assert_int_equal(hook_verify(&req, SECRET, &err), 0);
 		/* surrounding whitespace is not part of the value */
@@ -378,7 +426,9 @@ static void check_hmac_provider(enum hook_provider provider, const char *header_
 	/* an empty or absent secret never verifies, even against an empty key's MAC */
 	sign("", body, signature);
 	assert_auth_error(&req, "", header_name);
+	assert_non_null(strstr(last_msg, "no secret"));
 	assert_auth_error(&req, NULL, header_name);
+	assert_non_null(strstr(last_msg, "no secret"));
 	free(tampered);
 }
 
@@ -468,18 +518,17 @@ static void test_verify_wrong_provider_header(void **state)
 
 static void test_gitlab_verify(void **state)
 {
-	struct header headers[] = {{"X-Gitlab-Event", "Push Hook"},
-				   {"X-Gitlab-Token", SECRET},
-				   {NULL, NULL}};
+	struct header headers[] = {
+		{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", SECRET}, {NULL, NULL}};
 	struct hook_request req = make_request(HOOK_GITLAB, headers, gitlab_push);
 	struct error err = ERROR_INIT;
 	const char *const wrong[] = {
-		"s3cr3t",		       /* a prefix */
-		SECRET "0",		       /* one character more */
-		"S3CR3T-9F2C41D7E0B8",	       /* case matters */
-		"",			       /* empty */
-		"s3cr3t-9f2c41d7e0b9",	       /* last character */
-		"sha256=" SECRET,	       /* not a signature scheme */
+		"s3cr3t",	       /* a prefix */
+		SECRET "0",	       /* one character more */
+		"S3CR3T-9F2C41D7E0B8", /* case matters */
+		"",		       /* empty */
+		"s3cr3t-9f2c41d7e0b9", /* last character */
+		"sha256=" SECRET,      /* not a signature scheme */
 	};
 
 	(void)state;
@@ -490,7 +539,7 @@ static void test_gitlab_verify(void **state)
 	assert_int_equal(hook_verify(&req, SECRET, &err), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
 		headers[1].value = wrong[i];
-		assert_auth_error(&req, SECRET, "X-Gitlab-Token");
+		assert_mismatch(&req, SECRET, "X-Gitlab-Token");
 	}
 	headers[1].name = "X-Gitlab-Secret";
 	headers[1].value = SECRET;
@@ -597,8 +646,9 @@ static void test_github_bad_requests(void **state)
 
 	req = make_request(HOOK_GITHUB, headers, "{\"ref\":\"refs/heads/main\",\"after\":\"abc\"}");
 	assert_parse_fails(&req, ERR_INVALID, "repository");
-	req = make_request(HOOK_GITHUB, headers,
-			   "{\"ref\":\"refs/heads/main\",\"repository\":{\"id\":1,\"name\":\"ops\"}}");
+	req = make_request(
+		HOOK_GITHUB, headers,
+		"{\"ref\":\"refs/heads/main\",\"repository\":{\"id\":1,\"name\":\"ops\"}}");
 	assert_parse_fails(&req, ERR_INVALID, "clone_url");
 	req = make_request(HOOK_GITHUB, headers,
 			   "{\"repository\":\"https://github.com/acme/ops.git\"}");
@@ -622,7 +672,8 @@ static void test_github_bad_requests(void **state)
 	assert_parse_fails(&req, ERR_INVALID, "JSON object");
 	req = make_request(HOOK_GITHUB, headers, "repository:\n  clone_url: https://x/y.git\n");
 	assert_parse_fails(&req, ERR_INVALID, "JSON object");
-	req = make_request(HOOK_GITHUB, headers, "{\"ref\": \"refs/heads/main\", \"repository\": {");
+	req = make_request(HOOK_GITHUB, headers,
+			   "{\"ref\": \"refs/heads/main\", \"repository\": {");
 	assert_parse_fails(&req, ERR_INVALID, "body");
 	req = make_request(HOOK_GITHUB, headers, "{\"ref\": \"a\", \"ref\": \"b\"}");
 	assert_parse_fails(&req, ERR_INVALID, "body");
@@ -769,10 +820,11 @@ static void test_bitbucket_events(void **state)
 	hook_event_release(&ev);
 
 	/* a change that names its ref only in ref.id */
-	req = make_request(HOOK_BITBUCKET, headers,
-			   "{\"repository\":{\"links\":{\"clone\":[{\"href\":"
-			   "\"https://bitbucket.example.com/scm/plat/ops.git\"}]}},"
-			   "\"changes\":[{\"ref\":{\"id\":\"refs/tags/v3\"},\"toHash\":\"abc123\"}]}");
+	req = make_request(
+		HOOK_BITBUCKET, headers,
+		"{\"repository\":{\"links\":{\"clone\":[{\"href\":"
+		"\"https://bitbucket.example.com/scm/plat/ops.git\"}]}},"
+		"\"changes\":[{\"ref\":{\"id\":\"refs/tags/v3\"},\"toHash\":\"abc123\"}]}");
 	assert_int_equal(hook_parse(&req, &ev, &err), 0);
 	assert_string_equal(ev.ref, "refs/tags/v3");
 	assert_string_equal(ev.after, "abc123");
@@ -799,11 +851,13 @@ static void test_bitbucket_events(void **state)
 	hook_event_release(&ev);
 
 	headers[0].value = "repo:refs_changed";
-	req = make_request(HOOK_BITBUCKET, headers,
-			   "{\"eventKey\":\"repo:refs_changed\",\"repository\":{\"slug\":\"ops\"}}");
+	req = make_request(
+		HOOK_BITBUCKET, headers,
+		"{\"eventKey\":\"repo:refs_changed\",\"repository\":{\"slug\":\"ops\"}}");
 	assert_parse_fails(&req, ERR_INVALID, "links");
-	req = make_request(HOOK_BITBUCKET, headers,
-			   "{\"repository\":{\"links\":{\"clone\":{\"href\":\"https://x/y.git\"}}}}");
+	req = make_request(
+		HOOK_BITBUCKET, headers,
+		"{\"repository\":{\"links\":{\"clone\":{\"href\":\"https://x/y.git\"}}}}");
 	assert_parse_fails(&req, ERR_INVALID, "clone");
 	headers[0].name = "X-GitHub-Event";
 	req = make_request(HOOK_BITBUCKET, headers, bitbucket_push);
@@ -826,7 +880,8 @@ static void test_generic_events(void **state)
 	assert_string_equal(ev.after, "4045ea7a3df38697b3730a20fb73c8bed8a3e69e");
 	hook_event_release(&ev);
 
-	req = make_request(HOOK_GENERIC, NULL, "{\"repoURL\": \"git@git.example.com:platform/ops\"}");
+	req = make_request(HOOK_GENERIC, NULL,
+			   "{\"repoURL\": \"git@git.example.com:platform/ops\"}");
 	assert_int_equal(hook_parse(&req, &ev, &err), 0);
 	assert_int_equal(ev.kind, HOOK_PUSH);
 	assert_int_equal(ev.urls.len, 1);
@@ -869,13 +924,15 @@ static void test_url_key(void **state)
 		{"https://github.com", "github.com"},
 		{"https://github.com/", "github.com"},
 		{"  https://github.com/acme/ops.git\n", "github.com/acme/ops"},
-		{"https://gitlab.example.com/group/sub/ops.git", "gitlab.example.com/group/sub/ops"},
+		{"https://gitlab.example.com/group/sub/ops.git",
+		 "gitlab.example.com/group/sub/ops"},
 		{"https://github.com/acme/ops.github.io", "github.com/acme/ops.github.io"},
 		{"https://github.com/acme/git", "github.com/acme/git"},
 		/* user and password */
 		{"https://user:p4ss@github.com/acme/ops.git", "github.com/acme/ops"},
 		{"https://x-access-token:ghs_abc@github.com/acme/ops", "github.com/acme/ops"},
-		{"https://oauth2@gitlab.example.com/platform/ops.git", "gitlab.example.com/platform/ops"},
+		{"https://oauth2@gitlab.example.com/platform/ops.git",
+		 "gitlab.example.com/platform/ops"},
 		{"https://us%40er:p@ss@git.example.com/ops.git", "git.example.com/ops"},
 		/* http with a port: the port is part of the server's name */
 		{"http://git.example.com:8080/acme/ops.git", "git.example.com:8080/acme/ops"},
@@ -887,7 +944,8 @@ static void test_url_key(void **state)
 		{"https://[2001:DB8::1]/acme/ops", "[2001:db8::1]/acme/ops"},
 		/* ssh: user and port go */
 		{"ssh://git@github.com:22/acme/ops.git", "github.com/acme/ops"},
-		{"ssh://git@bitbucket.example.com:7999/plat/ops.git", "bitbucket.example.com/plat/ops"},
+		{"ssh://git@bitbucket.example.com:7999/plat/ops.git",
+		 "bitbucket.example.com/plat/ops"},
 		{"ssh://github.com/acme/ops.git/", "github.com/acme/ops"},
 		{"git+ssh://git@github.com/acme/ops.git", "github.com/acme/ops"},
 		{"ssh+git://git@github.com:2222/acme/ops", "github.com/acme/ops"},
@@ -922,6 +980,7 @@ static void test_url_key(void **state)
 		{"./ops.git", "ops"},
 		{"repos/ops", "repos/ops"},
 		{"repos/a:b", "repos/a:b"},
+		{":acme/ops.git", ":acme/ops"},
 		{"", ""},
 		{"   ", ""},
 	};
