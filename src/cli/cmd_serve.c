@@ -3,7 +3,6 @@
 #include "engine/daemon.h"
 #include "engine/engine.h"
 #include "server/auth.h"
-#include "server/metrics.h"
 #include "server/server.h"
 
 #include <errno.h>

@@ -148,6 +148,8 @@ struct str str_from(const char *s);
 struct str str_make(const char *ptr, size_t len);
 bool str_eq(struct str a, struct str b);
 bool str_eq_cstr(struct str a, const char *b);
+/* Equal ignoring ASCII case. */
+bool str_eq_nocase(struct str a, struct str b);
 bool str_has_prefix(struct str s, const char *prefix);
 bool str_has_suffix(struct str s, const char *suffix);
 struct str str_trim(struct str s);
@@ -318,5 +320,41 @@ int tree_path_join(const char *dir, const char *rel, char **out, struct error *e
 
 /* Monotonic milliseconds, for durations. */
 uint64_t time_monotonic_ms(void);
+
+/* ---- metrics: counters, gauges and histograms with labels, in the Prometheus
+ * text exposition format (0.0.4). Thread-safe. ---- */
+
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
+
+struct metrics;
+struct metric; /* one family: a name, its help, its label names, its series */
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/*
+ * Registers a family (the registry owns it). label_names is a NULL-terminated
+ * list (NULL for none). For histograms, buckets holds nbuckets upper bounds in
+ * increasing order (+Inf is added); other types pass NULL, 0. Names and labels
+ * must be valid Prometheus names (the caller's constants).
+ */
+struct metric *metrics_family(struct metrics *m, const char *name, const char *help,
+			      enum metric_type type, const char *const *label_names,
+			      const double *buckets, size_t nbuckets);
+
+/* label_values has one value per label name, in order (NULL when the family has none). */
+void metric_add(struct metric *f, const char *const *label_values, double delta);
+void metric_set(struct metric *f, const char *const *label_values, double value);
+void metric_observe(struct metric *f, const char *const *label_values, double value);
+/* Drops one series (an application that was removed). */
+void metric_remove(struct metric *f, const char *const *label_values);
+
+/*
+ * Appends every family (# HELP, # TYPE, then its series in a stable order:
+ * by label values) to out. Label values are escaped (\\, \", \n); numbers are
+ * written so that Prometheus reads them back exactly (integers without a
+ * fraction, +Inf/-Inf/NaN spelled as Prometheus does).
+ */
+int metrics_write(struct metrics *m, struct buf *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct str str_from(const char *s)
 {
@@ -108,4 +109,9 @@ size_t str_distance(const char *a, const char *b)
 	result = row[lb];
 	free(row);
 	return result;
+}
+
+bool str_eq_nocase(struct str a, struct str b)
+{
+	return a.len == b.len && strncasecmp(a.ptr, b.ptr, a.len) == 0;
 }

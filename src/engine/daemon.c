@@ -11,8 +11,6 @@
 
 #include "engine/engine.h"
 #include "source/source.h"
-#include "server/hooks.h"
-#include "server/metrics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -398,7 +396,7 @@ static struct dapp *dapp_new(struct daemon *d, struct app *app)
 	uint64_t now = now_ms();
 
 	da->app = app;
-	da->url_key = hook_url_key(app->repo_url);
+	da->url_key = source_url_key(app->repo_url);
 	load_app_state(d, da);
 	/* the first poll and drift check soon after start (things may have changed
 	 * while plumb was not running), spread a little */
@@ -430,7 +428,7 @@ static int apply_config(struct daemon *d, struct vec *apps)
 			app_free(old->app);
 			old->app = app;
 			free(old->url_key);
-			old->url_key = hook_url_key(app->repo_url);
+			old->url_key = source_url_key(app->repo_url);
 			old->next_poll = now_ms();
 			map_put(&keep, app->name, old);
 			vec_push(&next, old);

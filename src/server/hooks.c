@@ -1,7 +1,7 @@
 /*
  * hooks — webhook receivers: signatures checked in constant time, the event
- * kind from the provider's header, the repository's URLs from the JSON body,
- * and the key that matches those URLs with applications' repoURLs.
+ * kind from the provider's header, and the repository's URLs from the JSON
+ * body (source_url_key matches them with applications' repoURLs).
  */
 #include "server/hooks.h"
 
@@ -66,13 +66,6 @@ static const char *request_header(const struct hook_request *req, const char *na
 {
 	assert(req->header);
 	return req->header(req->ctx, name);
-}
-
-static bool str_eq_nocase(struct str s, const char *lit)
-{
-	size_t len = strlen(lit);
-
-	return s.len == len && strncasecmp(s.ptr, lit, len) == 0;
 }
 
 /*
@@ -288,9 +281,9 @@ static int github_kind(const struct hook_request *req, struct hook_event *ev, st
 
 	if (rc)
 		return rc;
-	if (str_eq_nocase(event, "push"))
+	if (str_eq_nocase(event, STR_LIT("push")))
 		ev->kind = HOOK_PUSH;
-	else if (str_eq_nocase(event, "ping"))
+	else if (str_eq_nocase(event, STR_LIT("ping")))
 		ev->kind = HOOK_PING;
 	else
 		ev->kind = HOOK_OTHER;
@@ -321,7 +314,8 @@ static int gitlab_kind(const struct hook_request *req, struct hook_event *ev, st
 	if (rc)
 		return rc;
 	/* A "System Hook" names its event in the body: gitlab_read looks there. */
-	if (str_eq_nocase(event, "Push Hook") || str_eq_nocase(event, "Tag Push Hook"))
+	if (str_eq_nocase(event, STR_LIT("Push Hook")) ||
+	    str_eq_nocase(event, STR_LIT("Tag Push Hook")))
 		ev->kind = HOOK_PUSH;
 	else
 		ev->kind = HOOK_OTHER;
@@ -349,7 +343,7 @@ static int gitlab_read(const struct hook_request *req, const struct node *body,
 	const char *event = request_header(req, "X-Gitlab-Event");
 	bool multi_ref = false;
 
-	if (event && str_eq_nocase(str_trim(str_from(event)), "System Hook") &&
+	if (event && str_eq_nocase(str_trim(str_from(event)), STR_LIT("System Hook")) &&
 	    gitlab_system_push(body, &multi_ref))
 		ev->kind = HOOK_PUSH;
 	add_url_fields(ev, node_get(body, "project"), project_fields, ARRAY_SIZE(project_fields));
@@ -375,9 +369,9 @@ static int bitbucket_kind(const struct hook_request *req, struct hook_event *ev,
 
 	if (rc)
 		return rc;
-	if (str_eq_nocase(event, "repo:refs_changed"))
+	if (str_eq_nocase(event, STR_LIT("repo:refs_changed")))
 		ev->kind = HOOK_PUSH;
-	else if (str_eq_nocase(event, "diagnostics:ping"))
+	else if (str_eq_nocase(event, STR_LIT("diagnostics:ping")))
 		ev->kind = HOOK_PING;
 	else
 		ev->kind = HOOK_OTHER;
@@ -464,221 +458,4 @@ out:
 		hook_event_release(ev);
 	arena_release(&arena);
 	return rc;
-}
-
-/* ---- URL keys ---- */
-
-static bool has_prefix_nocase(struct str s, const char *prefix)
-{
-	size_t len = strlen(prefix);
-
-	return s.len >= len && strncasecmp(s.ptr, prefix, len) == 0;
-}
-
-/* The index of the first of chars in s, or s.len. */
-static size_t str_span_until(struct str s, const char *chars)
-{
-	for (size_t i = 0; i < s.len; i++)
-		if (strchr(chars, s.ptr[i]))
-			return i;
-	return s.len;
-}
-
-/* "scheme://": letters, digits, '+', '-', '.', starting with a letter. Sets *rest past it. */
-static bool cut_scheme(struct str s, struct str *scheme, struct str *rest)
-{
-	size_t i = 0;
-
-	if (!s.len || !isalpha((unsigned char)s.ptr[0]))
-		return false;
-	while (i < s.len && (isalnum((unsigned char)s.ptr[i]) || s.ptr[i] == '+' ||
-			     s.ptr[i] == '-' || s.ptr[i] == '.'))
-		i++;
-	if (s.len - i < 3 || memcmp(s.ptr + i, "://", 3) != 0)
-		return false;
-	*scheme = str_make(s.ptr, i);
-	*rest = str_make(s.ptr + i + 3, s.len - i - 3);
-	return true;
-}
-
-static void add_lower(struct buf *out, struct str s)
-{
-	for (size_t i = 0; i < s.len; i++)
-		buf_addch(out, (char)tolower((unsigned char)s.ptr[i]));
-}
-
-/*
- * Appends path normalised: empty and "." components dropped, ".." removing the
- * component before it (never what out held before), a final ".git" suffix or
- * ".git" component removed ("ops.git" and "ops/.git" name the repository "ops").
- * With leading_slash the result starts with '/' ("/" for an empty path);
- * lower_case folds the components to lower case.
- */
-static void add_path(struct buf *out, struct str path, bool leading_slash, bool lower_case)
-{
-	size_t base = out->len;
-	struct str rest = path, part;
-	bool more = true;
-	size_t last;
-
-	while (more) {
-		more = str_cut(rest, '/', &part, &rest);
-		if (!part.len || str_eq_cstr(part, "."))
-			continue;
-		if (str_eq_cstr(part, "..")) {
-			size_t len = out->len;
-
-			while (len > base && out->data[len - 1] != '/')
-				len--;
-			buf_truncate(out, len > base ? len - 1 : base);
-			continue;
-		}
-		buf_addch(out, '/');
-		if (lower_case)
-			add_lower(out, part);
-		else
-			buf_add(out, part.ptr, part.len);
-	}
-	for (last = out->len; last > base && out->data[last - 1] != '/'; last--)
-		;
-	if (out->len - last >= 4 && strncasecmp(out->data + out->len - 4, ".git", 4) == 0) {
-		if (out->len - last == 4)
-			buf_truncate(out, last > base ? last - 1 : base);
-		else
-			buf_truncate(out, out->len - 4);
-	}
-	if (!leading_slash && out->len > base && out->data[base] == '/') {
-		memmove(out->data + base, out->data + base + 1, out->len - base);
-		out->len--;
-	}
-	if (leading_slash && out->len == base)
-		buf_addch(out, '/');
-}
-
-static bool is_ssh_scheme(struct str scheme)
-{
-	return str_eq_nocase(scheme, "ssh") || str_eq_nocase(scheme, "git+ssh") ||
-	       str_eq_nocase(scheme, "ssh+git");
-}
-
-/* The port a scheme implies, so that "https://host:443/x" and "https://host/x" match. */
-static bool is_default_port(struct str scheme, struct str port)
-{
-	unsigned long value = 0;
-
-	if (!port.len)
-		return true;
-	for (size_t i = 0; i < port.len; i++) {
-		if (!isdigit((unsigned char)port.ptr[i]) || value > 65535)
-			return false;
-		value = value * 10 + (unsigned long)(port.ptr[i] - '0');
-	}
-	return (str_eq_nocase(scheme, "https") && value == 443) ||
-	       (str_eq_nocase(scheme, "http") && value == 80) ||
-	       (str_eq_nocase(scheme, "git") && value == 9418);
-}
-
-/* "host", "host:port", "[v6]" or "[v6]:port" -> host and port (empty if none). */
-static void split_host_port(struct str hostport, struct str *host, struct str *port)
-{
-	size_t end;
-
-	*port = str_make(hostport.ptr + hostport.len, 0);
-	if (hostport.len && hostport.ptr[0] == '[') {
-		const char *close = memchr(hostport.ptr, ']', hostport.len);
-
-		end = close ? (size_t)(close - hostport.ptr) + 1 : hostport.len;
-	} else {
-		end = str_span_until(hostport, ":");
-	}
-	*host = str_make(hostport.ptr, end);
-	if (end < hostport.len && hostport.ptr[end] == ':')
-		*port = str_make(hostport.ptr + end + 1, hostport.len - end - 1);
-}
-
-/* Drops "user[:password]@" from an authority. */
-static struct str strip_userinfo(struct str authority)
-{
-	for (size_t i = authority.len; i > 0; i--)
-		if (authority.ptr[i - 1] == '@')
-			return str_make(authority.ptr + i, authority.len - i);
-	return authority;
-}
-
-static void key_from_url(struct buf *out, struct str scheme, struct str rest)
-{
-	size_t authority_end = str_span_until(rest, "/?#");
-	struct str authority = strip_userinfo(str_make(rest.ptr, authority_end));
-	struct str path = str_make(rest.ptr + authority_end, rest.len - authority_end);
-	struct str host, port;
-
-	path.len = str_span_until(path, "?#");
-	split_host_port(authority, &host, &port);
-	add_lower(out, host);
-	if (!is_ssh_scheme(scheme) && !is_default_port(scheme, port)) {
-		buf_addch(out, ':');
-		buf_add(out, port.ptr, port.len);
-	}
-	add_path(out, path, true, true);
-	if (out->len && out->data[out->len - 1] == '/')
-		buf_truncate(out, out->len - 1);
-}
-
-/*
- * Git's scp-like syntax, "[user@]host:path": a ':' before any '/' (or after a
- * bracketed IPv6 host). Sets host and path when s is one.
- */
-static bool cut_scp_like(struct str s, struct str *host, struct str *path)
-{
-	size_t colon;
-	struct str hostpart;
-
-	if (!s.len || s.ptr[0] == '/' || s.ptr[0] == '.')
-		return false;
-	colon = str_span_until(s, ":/");
-	if (colon == s.len || s.ptr[colon] != ':')
-		return false;
-	hostpart = strip_userinfo(str_make(s.ptr, colon));
-	if (hostpart.len && hostpart.ptr[0] == '[') {
-		const char *close = memchr(s.ptr, ']', s.len);
-
-		if (!close || (size_t)(close - s.ptr) + 1 >= s.len || close[1] != ':')
-			return false;
-		colon = (size_t)(close + 1 - s.ptr);
-		hostpart = strip_userinfo(str_make(s.ptr, colon));
-	}
-	if (!hostpart.len)
-		return false;
-	*host = hostpart;
-	*path = str_make(s.ptr + colon + 1, s.len - colon - 1);
-	return true;
-}
-
-char *hook_url_key(const char *url)
-{
-	struct str s = str_trim(str_from(url ? url : ""));
-	struct buf key = BUF_INIT;
-	struct str scheme, rest, host, path;
-
-	buf_init(&key, 0);
-	if (!s.len)
-		return buf_detach(&key, NULL);
-	if (has_prefix_nocase(s, "file://")) {
-		rest = str_make(s.ptr + 7, s.len - 7);
-		if (has_prefix_nocase(rest, "localhost/"))
-			rest = str_make(rest.ptr + 9, rest.len - 9);
-		add_path(&key, rest, rest.len && rest.ptr[0] == '/', false);
-	} else if (cut_scheme(s, &scheme, &rest)) {
-		key_from_url(&key, scheme, rest);
-	} else if (cut_scp_like(s, &host, &path)) {
-		/* scp-like is ssh: no port, the path relative to the login's home or absolute alike
-		 */
-		add_lower(&key, host);
-		add_path(&key, path, true, true);
-		if (key.len && key.data[key.len - 1] == '/')
-			buf_truncate(&key, key.len - 1);
-	} else {
-		add_path(&key, s, s.ptr[0] == '/', false);
-	}
-	return buf_detach(&key, NULL);
 }

@@ -60,14 +60,4 @@ struct hook_event {
 int hook_parse(const struct hook_request *req, struct hook_event *ev, struct error *err);
 void hook_event_release(struct hook_event *ev);
 
-/*
- * A repository URL reduced to what identifies the repository, for matching a
- * hook's URLs with applications' repoURLs: lower-case host, no scheme, user,
- * password or port of ssh, no trailing ".git" or "/". "git@github.com:acme/ops.git",
- * "ssh://git@github.com/acme/ops" and "https://github.com/Acme/ops.git" give
- * "github.com/acme/ops" (paths compare case-insensitively, as the big forges do).
- * file:// URLs and local paths become the absolute path. Caller frees.
- */
-char *hook_url_key(const char *url);
-
 #endif

@@ -8,6 +8,7 @@
 
 #include "server/auth.h"
 #include "server/hooks.h"
+#include "source/source.h"
 #include "yaml/yaml.h"
 
 #include <arpa/inet.h>
@@ -605,7 +606,7 @@ static void hook(struct route_ctx *x, const char *provider_name)
 	}
 	if (ev.kind == HOOK_PUSH) {
 		vec_foreach (&ev.urls, i, url) {
-			char *key = hook_url_key(url);
+			char *key = source_url_key(url);
 			unsigned n = 0;
 
 			daemon_repo_pushed(s->opts.daemon, key, "webhook", &n);

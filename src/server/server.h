@@ -9,7 +9,6 @@
 
 #include "core/core.h"
 #include "engine/daemon.h"
-#include "server/metrics.h"
 
 struct server;
 

@@ -174,11 +174,6 @@ static char *percent_decode(struct str s)
 	return buf_detach(&out, NULL);
 }
 
-static bool str_eq_nocase(struct str a, struct str b)
-{
-	return a.len == b.len && strncasecmp(a.ptr, b.ptr, a.len) == 0;
-}
-
 /* Sorts a URL into the transport that handles it. */
 static int classify_url(const char *url, enum url_kind *out)
 {

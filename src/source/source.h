@@ -110,4 +110,14 @@ int semver_satisfies(const struct semver *v, const char *range, bool *out, struc
 int source_library_hold(struct error *err);
 void source_library_release(void);
 
+/*
+ * A repository URL reduced to what identifies the repository, for matching a
+ * hook's URLs with applications' repoURLs: lower-case host, no scheme, user,
+ * password or port of ssh, no trailing ".git" or "/". "git@github.com:acme/ops.git",
+ * "ssh://git@github.com/acme/ops" and "https://github.com/Acme/ops.git" give
+ * "github.com/acme/ops" (paths compare case-insensitively, as the big forges do).
+ * file:// URLs and local paths become the absolute path. Caller frees.
+ */
+char *source_url_key(const char *url);
+
 #endif

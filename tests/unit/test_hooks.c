@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "server/hooks.h"
+#include "source/source.h"
 
 #define SECRET "s3cr3t-9f2c41d7e0b8"
 
@@ -576,7 +577,7 @@ static void test_github_push(void **state)
 	assert_string_equal(ev.after, "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5");
 	/* every URL of the push matches an application's repoURL however it is written */
 	for (size_t i = 0; i < ev.urls.len; i++) {
-		char *key = hook_url_key(vec_get(&ev.urls, i));
+		char *key = source_url_key(vec_get(&ev.urls, i));
 
 		assert_string_equal(key, "github.com/acme/ops");
 		free(key);
@@ -713,7 +714,7 @@ static void test_gitlab_events(void **state)
 	assert_string_equal(ev.ref, "refs/heads/master");
 	assert_string_equal(ev.after, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
 	for (size_t i = 0; i < ev.urls.len; i++) {
-		char *key = hook_url_key(vec_get(&ev.urls, i));
+		char *key = source_url_key(vec_get(&ev.urls, i));
 
 		assert_string_equal(key, "gitlab.example.com/platform/ops");
 		free(key);
@@ -802,10 +803,10 @@ static void test_bitbucket_events(void **state)
 	assert_string_equal(ev.ref, "refs/heads/main");
 	assert_string_equal(ev.after, "178864a7d521b6f5e720b386b2c2b0ef8563e0dc");
 	/* the ssh clone URL's port goes, the http one's path keeps its "scm/" */
-	key = hook_url_key(vec_get(&ev.urls, 0));
+	key = source_url_key(vec_get(&ev.urls, 0));
 	assert_string_equal(key, "bitbucket.example.com/plat/ops");
 	free(key);
-	key = hook_url_key(vec_get(&ev.urls, 1));
+	key = source_url_key(vec_get(&ev.urls, 1));
 	assert_string_equal(key, "bitbucket.example.com/scm/plat/ops");
 	free(key);
 	hook_event_release(&ev);
@@ -987,7 +988,7 @@ static void test_url_key(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		char *key = hook_url_key(cases[i].url);
+		char *key = source_url_key(cases[i].url);
 
 		if (strcmp(key, cases[i].key) != 0)
 			fail_msg("'%s' gave '%s', expected '%s'", cases[i].url, key, cases[i].key);
@@ -1011,8 +1012,8 @@ static void test_url_key_distinguishes(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
-		char *a = hook_url_key(pairs[i][0]);
-		char *b = hook_url_key(pairs[i][1]);
+		char *a = source_url_key(pairs[i][0]);
+		char *b = source_url_key(pairs[i][1]);
 
 		if (strcmp(a, b) == 0)
 			fail_msg("'%s' and '%s' both gave '%s'", pairs[i][0], pairs[i][1], a);

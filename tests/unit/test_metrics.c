@@ -1,4 +1,5 @@
 /* Unit tests for src/server/metrics: the exposition text, escaping, removal, threads. */
+#include "core/core.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/metrics.h"
 
 /* The registry's whole text, as a new string. */
 static char *write_all(struct metrics *m)

@@ -16,7 +16,8 @@
  * Numbers use the C locale's decimal point: plumb never calls setlocale for
  * LC_NUMERIC.
  */
-#include "server/metrics.h"
+
+#include "core/core.h"
 
 #include <assert.h>
 #include <inttypes.h>
