@@ -106,6 +106,96 @@ void cli_format_time(int64_t when, char *out, size_t size);
 /* A sync run as a JSON object. */
 void cli_run_json(const struct store_run *run, struct buf *out);
 
+/* ---- acting through a running plumb serve: --server URL (remote.c) ---- */
+
+enum {
+	OPT_SERVER = 1400,
+	OPT_TOKEN_FILE,
+};
+
+/* clang-format off */
+#define CLI_SERVER_OPTIONS \
+	{"server", required_argument, NULL, OPT_SERVER}, \
+	{"token-file", required_argument, NULL, OPT_TOKEN_FILE}
+/* clang-format on */
+
+#define CLI_SERVER_HELP                                                                        \
+	"Through plumb serve:\n"                                                               \
+	"      --server <url>         act through the API of a running 'plumb serve' (e.g.\n"  \
+	"                             http://127.0.0.1:7420) instead of the local data\n"      \
+	"                             directory; default: $PLUMB_SERVER, unless an option\n"   \
+	"                             that only works locally is given\n"                      \
+	"      --token-file <file>    the API's bearer token (default: $PLUMB_TOKEN; create\n" \
+	"                             one with 'plumb token create')\n"
+
+/* What a command was told about the server, and whether it was also given local options. */
+struct cli_server {
+	const char *url;	/* --server */
+	const char *token_file; /* --token-file */
+	const char *local;	/* the first option given that only works locally */
+};
+
+/* Takes --server and --token-file; returns true if opt was one. */
+bool cli_server_option(struct cli_server *s, int opt, const char *arg);
+/* Notes that an option that only works locally was given (name as written: "--repo"). */
+void cli_server_local(struct cli_server *s, const char *option);
+
+/* A connection to plumb serve's API; opened by cli_remote_open, freed with remote_free. */
+struct remote;
+
+struct remote_reply {
+	long status;	 /* the HTTP status */
+	struct buf body; /* the body, capped */
+};
+
+#define REMOTE_REPLY_INIT   \
+	{                   \
+		0, BUF_INIT \
+	}
+
+/*
+ * Decides where a command acts. 0 with *out NULL: locally (no --server, and no
+ * $PLUMB_SERVER or a local option given). 0 with *out set: through the server at
+ * --server or $PLUMB_SERVER, with the token of --token-file or $PLUMB_TOKEN; the
+ * caller frees it with remote_free. EXIT_ERROR after printing why: --server with a
+ * local option, no token, an unreadable token file.
+ */
+int cli_remote_open(const char *command, struct cli_server *s, struct remote **out);
+void remote_free(struct remote *r);
+/* The server's base URL, without a trailing '/'. Borrowed. */
+const char *remote_url(const struct remote *r);
+
+/*
+ * Performs METHOD on the API path (e.g. "/api/v1/apps"), with json_body (NULL for
+ * none) and the bearer token, within the connect and total timeouts. 0 on a 2xx
+ * reply, with status and body in *out (release it with remote_reply_release, also
+ * on failure). Fails with ERR_NETWORK or ERR_TIMEOUT when the server cannot be
+ * reached ("cannot reach plumb serve at URL: ..."), ERR_AUTH on 401 (a hint to set
+ * PLUMB_TOKEN) and 403, ERR_NOTFOUND on 404, ERR_CONFLICT on 409, ERR_INVALID on
+ * other 4xx and ERR_INTERNAL on 5xx, each with the server's {"error": ...} message.
+ */
+int remote_request(struct remote *r, const char *method, const char *path, const char *json_body,
+		   struct remote_reply *out, struct error *err);
+void remote_reply_release(struct remote_reply *reply);
+
+struct node;
+/* Parses a reply's JSON body into *out (nodes in arena); ERR_INVALID if it is not JSON. */
+int remote_json(const struct remote_reply *reply, struct arena *arena, struct node **out,
+		struct error *err);
+/* A string field of a JSON object, "" when absent or not a string. Borrowed. */
+const char *remote_str(const struct node *map, const char *key);
+/* An integer field of a JSON object, 0 when absent or not an integer. */
+int64_t remote_int(const struct node *map, const char *key);
+
+/*
+ * POSTs body to /api/v1/apps/<app>/<action> (sync or rollback), waits up to
+ * timeout_ms for the run it causes to finish (the daemon records it with trigger
+ * "manual" or "rollback"), and prints its result as a local sync does (text or JSON).
+ * Returns EXIT_OK if the run succeeded, else EXIT_ERROR after printing why.
+ */
+int remote_sync_wait(struct remote *r, const char *app, const char *action, const char *body,
+		     uint64_t timeout_ms, bool json, bool quiet);
+
 int cmd_render(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_sync(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* plumb history: the recorded sync runs, newest first. */
 #include "cli.h"
 #include "engine/engine.h"
+#include "yaml/yaml.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -10,19 +11,23 @@
 
 static const char history_help[] =
 	"usage: plumb history [<app>] [-n <count>] [-o text|json]\n"
+	"   or: plumb history --server <url> <app> [-n <count>] [-o text|json]\n"
 	"\n"
 	"Lists the sync runs plumb recorded, newest first: id, time, application,\n"
 	"revision, author, commit message, trigger, result and the number of objects\n"
 	"created, updated and deleted. With --run, the objects of one run.\n"
+	"With --server, the runs a running 'plumb serve' recorded for one application\n"
+	"(-n 0: the server's default number); with -o json, the API's JSON as it is.\n"
 	"\n"
 	"Options:\n"
 	"  -n, --limit <count>        at most this many runs (default 20, 0 for all)\n"
 	"      --run <id>             one run with the result of each of its objects\n"
 	"  -o, --output text|json\n"
-	"\n" CLI_COMMON_HELP "\n"
+	"\n" CLI_SERVER_HELP "\n" CLI_COMMON_HELP "\n"
 	"Examples:\n"
 	"  plumb history web\n"
-	"  plumb history --run 12 -o json\n";
+	"  plumb history --run 12 -o json\n"
+	"  PLUMB_TOKEN=... plumb history --server http://127.0.0.1:7420 web -n 5\n";
 
 void cli_format_time(int64_t when, char *out, size_t size)
 {
@@ -63,6 +68,63 @@ void cli_run_json(const struct store_run *r, struct buf *out)
 	buf_add_json_string(out, r->error, strlen(r->error));
 	buf_addf(out, ",\"created\":%u,\"updated\":%u,\"deleted\":%u,\"failed\":%u}", r->created,
 		 r->updated, r->deleted, r->failed);
+}
+
+/* The table of runs, from the runs as stored or as the API gives them. */
+static void table_header(struct buf *out)
+{
+	buf_addf(out, "%-5s %-20s %-12s %-12s %-14s %-9s %-11s %-14s %s\n", "ID", "TIME", "APP",
+		 "REVISION", "AUTHOR", "TRIGGER", "RESULT", "CHANGES", "MESSAGE");
+}
+
+/* history --server: GET /api/v1/apps/<app>/history as the local table, or as it is. */
+static int history_remote(struct remote *remote, const char *app, long limit, bool json)
+{
+	struct remote_reply reply = REMOTE_REPLY_INIT;
+	struct error err = ERROR_INIT;
+	struct arena arena = ARENA_INIT;
+	struct buf out = BUF_INIT;
+	struct node *runs;
+	char *path = xasprintf("/api/v1/apps/%s/history?limit=%ld", app, limit);
+	int rc;
+
+	if (remote_request(remote, "GET", path, NULL, &reply, &err) < 0 ||
+	    remote_json(&reply, &arena, &runs, &err) < 0) {
+		cli_print_error(&err);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (json) {
+		buf_add(&out, reply.body.data, reply.body.len);
+		buf_addch(&out, '\n');
+	} else if (runs->type != NODE_SEQ || !runs->count) {
+		buf_addf(&out, "no sync runs recorded for %s\n", app);
+	} else {
+		table_header(&out);
+		for (size_t i = 0; i < runs->count; i++) {
+			const struct node *r = runs->items[i];
+			char when[32], changes[48];
+
+			cli_format_time(remote_int(r, "started"), when, sizeof(when));
+			snprintf(changes, sizeof(changes), "+%lld ~%lld -%lld%s",
+				 (long long)remote_int(r, "created"),
+				 (long long)remote_int(r, "updated"),
+				 (long long)remote_int(r, "deleted"),
+				 remote_int(r, "failed") ? " !" : "");
+			buf_addf(&out, "%-5lld %-20s %-12s %-12.12s %-14.14s %-9s %-11s %-14s %s\n",
+				 (long long)remote_int(r, "id"), when, remote_str(r, "app"),
+				 remote_str(r, "revision"), remote_str(r, "author"),
+				 remote_str(r, "trigger"), remote_str(r, "result"), changes,
+				 remote_str(r, "message"));
+		}
+	}
+	rc = cli_write_stdout(&out);
+out:
+	free(path);
+	buf_release(&out);
+	arena_release(&arena);
+	remote_reply_release(&reply);
+	return rc;
 }
 
 static int show_run(struct store *store, int64_t id, bool json)
@@ -124,6 +186,7 @@ int cmd_history(int argc, char **argv)
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
+		CLI_SERVER_OPTIONS,
 		{"limit", required_argument, NULL, 'n'},
 		{"run", required_argument, NULL, 'r'},
 		{"output", required_argument, NULL, 'o'},
@@ -134,6 +197,8 @@ int cmd_history(int argc, char **argv)
 	struct vec runs = VEC_INIT;
 	struct error err = ERROR_INIT;
 	struct buf out = BUF_INIT;
+	struct cli_server server = {0};
+	struct remote *remote = NULL;
 	const char *app = NULL;
 	long limit = 20, run_id = 0;
 	bool json = false;
@@ -143,6 +208,8 @@ int cmd_history(int argc, char **argv)
 	char *end;
 
 	while ((opt = getopt_long(argc, argv, "n:o:h", options, NULL)) != -1) {
+		if (cli_server_option(&server, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'h':
 			fputs(history_help, stdout);
@@ -158,6 +225,7 @@ int cmd_history(int argc, char **argv)
 			if (*end || run_id <= 0)
 				return cli_usage_error("history", "--run needs a run id, not '%s'",
 						       optarg);
+			cli_server_local(&server, "--run");
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
@@ -169,6 +237,8 @@ int cmd_history(int argc, char **argv)
 		case '?':
 			return cli_usage_error("history", "bad option");
 		default:
+			if (opt == OPT_DATA_DIR)
+				cli_server_local(&server, "--data-dir");
 			if ((rc = cli_common_option(opt, optarg)) != 0)
 				return rc;
 		}
@@ -177,6 +247,15 @@ int cmd_history(int argc, char **argv)
 		app = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
+	if ((rc = cli_remote_open("history", &server, &remote)))
+		return rc;
+	if (remote) {
+		rc = app ? history_remote(remote, app, limit, json)
+			 : cli_usage_error("history", "name the application whose runs to list "
+						      "on the server");
+		remote_free(remote);
+		return rc;
+	}
 	if ((rc = cli_open_store(&store)))
 		return rc;
 	if (run_id) {
@@ -199,8 +278,7 @@ int cmd_history(int argc, char **argv)
 	} else if (!runs.len) {
 		buf_addf(&out, "no sync runs recorded%s%s\n", app ? " for " : "", app ? app : "");
 	} else {
-		buf_addf(&out, "%-5s %-20s %-12s %-12s %-14s %-9s %-11s %-14s %s\n", "ID", "TIME",
-			 "APP", "REVISION", "AUTHOR", "TRIGGER", "RESULT", "CHANGES", "MESSAGE");
+		table_header(&out);
 		vec_foreach (&runs, i, r) {
 			char when[32], changes[48];
 

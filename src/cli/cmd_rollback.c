@@ -10,6 +10,7 @@
 
 static const char rollback_help[] =
 	"usage: plumb rollback <app> --to <sync-id | revision> [options]\n"
+	"   or: plumb rollback --server <url> <app> --to <run-id | sha> [--timeout <duration>]\n"
 	"\n"
 	"Makes the host match an earlier revision of the application: the revision a\n"
 	"recorded sync applied (by its id, see 'plumb history'), or a commit (full or\n"
@@ -17,23 +18,54 @@ static const char rollback_help[] =
 	"rollback is recorded as a run with trigger 'rollback'. A later 'plumb sync'\n"
 	"moves forward to the application's ref again.\n"
 	"\n"
+	"With --server, asks a running 'plumb serve' to roll one of its applications\n"
+	"back (run ids are the server's, see 'plumb history --server'), waits for the\n"
+	"run to finish and prints its result.\n"
+	"\n"
 	"Options:\n"
 	"      --to <id | sha>        the sync run or commit to go back to\n"
 	"      --dry-run              show the plan, change nothing\n"
 	"      --no-prune             keep objects that the earlier revision does not have\n"
 	"  -o, --output text|json\n"
 	"  -q, --quiet                no progress lines on stderr\n"
+	"\n" CLI_SERVER_HELP
+	"      --timeout <duration>   with --server: how long to wait for the run (default 5m)\n"
 	"\n" CLI_COMMON_HELP "\n"
 	"Examples:\n"
 	"  plumb rollback web --to 12\n"
-	"  plumb rollback web --to 3f9c2ab --dry-run\n";
+	"  plumb rollback web --to 3f9c2ab --dry-run\n"
+	"  PLUMB_TOKEN=... plumb rollback --server http://127.0.0.1:7420 web --to 12\n";
 
-enum { OPT_TO = 1300, OPT_DRY, OPT_NOPRUNE };
+enum { OPT_TO = 1300, OPT_DRY, OPT_NOPRUNE, OPT_WAIT };
+
+#define WAIT_DEFAULT_MS (5 * 60 * 1000)
+
+/* rollback --server: the server rolls back; wait for the run. */
+static int rollback_remote(struct remote *remote, const char *name, const char *to,
+			   const char *timeout, bool json, bool quiet)
+{
+	uint64_t timeout_ms = WAIT_DEFAULT_MS;
+	struct buf body = BUF_INIT;
+	int rc;
+
+	if (timeout && (parse_duration(timeout, &timeout_ms) < 0 || !timeout_ms))
+		return cli_usage_error("rollback",
+				       "--timeout needs a duration such as 30s or 5m, not '%s'",
+				       timeout);
+	buf_addstr(&body, "{\"to\":");
+	buf_add_json_string(&body, to, strlen(to));
+	buf_addch(&body, '}');
+	rc = remote_sync_wait(remote, name, "rollback", body.data, timeout_ms, json, quiet);
+	buf_release(&body);
+	return rc;
+}
 
 int cmd_rollback(int argc, char **argv)
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
+		CLI_SERVER_OPTIONS,
+		{"timeout", required_argument, NULL, OPT_WAIT},
 		{"to", required_argument, NULL, OPT_TO},
 		{"dry-run", no_argument, NULL, OPT_DRY},
 		{"no-prune", no_argument, NULL, OPT_NOPRUNE},
@@ -49,12 +81,16 @@ int cmd_rollback(int argc, char **argv)
 	struct vec apps = VEC_INIT;
 	struct error err = ERROR_INIT;
 	struct app *app = NULL;
-	const char *to = NULL, *name;
+	struct cli_server server = {0};
+	struct remote *remote = NULL;
+	const char *to = NULL, *timeout = NULL, *name;
 	bool json = false, quiet = false;
 	char *sha = NULL;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "o:qh", options, NULL)) != -1) {
+		if (cli_server_option(&server, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'h':
 			fputs(rollback_help, stdout);
@@ -64,9 +100,14 @@ int cmd_rollback(int argc, char **argv)
 			break;
 		case OPT_DRY:
 			eopts.dry_run = true;
+			cli_server_local(&server, "--dry-run");
 			break;
 		case OPT_NOPRUNE:
 			eopts.prune = 0;
+			cli_server_local(&server, "--no-prune");
+			break;
+		case OPT_WAIT:
+			timeout = optarg;
 			break;
 		case 'q':
 			quiet = true;
@@ -81,6 +122,8 @@ int cmd_rollback(int argc, char **argv)
 		case '?':
 			return cli_usage_error("rollback", "bad option");
 		default:
+			if (opt == OPT_DATA_DIR)
+				cli_server_local(&server, "--data-dir");
 			if ((rc = cli_common_option(opt, optarg)) != 0)
 				return rc;
 		}
@@ -91,6 +134,15 @@ int cmd_rollback(int argc, char **argv)
 		return cli_usage_error("rollback", "say where to go back to with --to <sync-id | "
 						   "revision>");
 	name = argv[optind];
+	if ((rc = cli_remote_open("rollback", &server, &remote)))
+		return rc;
+	if (remote) {
+		rc = rollback_remote(remote, name, to, timeout, json, quiet);
+		remote_free(remote);
+		return rc;
+	}
+	if (timeout)
+		return cli_usage_error("rollback", "--timeout goes with --server");
 	if ((rc = cli_open_store(&store)))
 		return rc;
 	if (store_app_get(store, name, &stored, &err) < 0) {

@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "engine/engine.h"
+#include "yaml/yaml.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -14,15 +15,19 @@
 
 static const char status_help[] =
 	"usage: plumb status [<app>...] [-o text|json]\n"
+	"   or: plumb status --server <url> [<app>...] [-o text|json]\n"
 	"\n"
 	"Shows each application plumb has synced: the revision last applied, its sync\n"
 	"state and its objects. Synced: the host matches the last applied revision.\n"
 	"OutOfSync: something changed on the host since (drift), or was never applied.\n"
 	"Failed: the last sync failed. The comparison uses the local Git cache only.\n"
+	"With --server, shows the applications of a running 'plumb serve' as it sees\n"
+	"them: sync state, health, revision, last run and, for one application, its\n"
+	"objects; with -o json, the API's JSON as it is.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output text|json\n"
-	"\n" CLI_COMMON_HELP;
+	"\n" CLI_SERVER_HELP "\n" CLI_COMMON_HELP;
 
 struct app_status {
 	const char *state;
@@ -89,6 +94,142 @@ static void newest_run(struct store *store, const char *app, struct app_status *
 	vec_release(&runs, store_run_free);
 }
 
+/* One application of GET /api/v1/apps as a table row. */
+static void remote_row(struct buf *out, const struct node *a)
+{
+	const char *result = remote_str(a, "lastResult");
+	const struct node *suspended = node_get(a, "suspended");
+	char run[24] = "-";
+
+	if (remote_int(a, "lastRun"))
+		snprintf(run, sizeof(run), "%lld", (long long)remote_int(a, "lastRun"));
+	buf_addf(out, "%-16s %-10s %-10s %-12.12s %-6s %s%s\n", remote_str(a, "name"),
+		 remote_str(a, "sync"), remote_str(a, "health"),
+		 *remote_str(a, "revision") ? remote_str(a, "revision") : "-", run,
+		 *result ? result : "-",
+		 suspended && suspended->type == NODE_BOOL && suspended->as.boolean ? " (suspended)"
+										    : "");
+}
+
+/* GET /api/v1/apps/<app> in words, with the application's objects. */
+static void remote_detail(struct buf *out, const struct node *root)
+{
+	const struct node *a = node_get(root, "app"), *objects = node_get(root, "objects");
+	const char *latest = remote_str(a, "latestRevision");
+
+	buf_addf(out, "application %s: %s, %s (%s)\n", remote_str(a, "name"), remote_str(a, "sync"),
+		 remote_str(a, "health"), remote_str(a, "activity"));
+	buf_addf(out, "repository:  %s", remote_str(a, "repoURL"));
+	if (*remote_str(a, "ref"))
+		buf_addf(out, " (%s)", remote_str(a, "ref"));
+	if (*remote_str(a, "path"))
+		buf_addf(out, " path %s", remote_str(a, "path"));
+	buf_addch(out, '\n');
+	if (*remote_str(a, "revision"))
+		buf_addf(out, "revision:    %s\n", remote_str(a, "revision"));
+	if (*latest && strcmp(latest, remote_str(a, "revision")) != 0)
+		buf_addf(out, "latest:      %s (not applied)\n", latest);
+	if (remote_int(a, "lastRun") || *remote_str(a, "lastResult"))
+		buf_addf(out, "last sync:   %lld: %s\n", (long long)remote_int(a, "lastRun"),
+			 remote_str(a, "lastResult"));
+	if (*remote_str(a, "lastError"))
+		buf_addf(out, "last error:  %s\n", remote_str(a, "lastError"));
+	if (*remote_str(a, "drift"))
+		buf_addf(out, "drift:       %s\n", remote_str(a, "drift"));
+	if (node_get(a, "suspended") && node_get(a, "suspended")->as.boolean)
+		buf_addstr(out, "suspended:   yes (plumb serve does not sync it)\n");
+	for (size_t i = 0; objects && objects->type == NODE_SEQ && i < objects->count; i++) {
+		const struct node *o = objects->items[i];
+		char *display = xasprintf("%s/%s", remote_str(o, "kind"), remote_str(o, "name"));
+
+		buf_addf(out, "  %-10s %-28s %s\n", remote_str(o, "state"), display,
+			 remote_str(o, "path"));
+		free(display);
+	}
+}
+
+/* status --server: what plumb serve says about its applications. */
+static int status_remote(struct remote *remote, char **names, int count, bool json)
+{
+	struct remote_reply reply = REMOTE_REPLY_INIT;
+	struct error err = ERROR_INIT;
+	struct arena arena = ARENA_INIT;
+	struct buf out = BUF_INIT;
+	struct node *root;
+	char *path = count == 1 ? xasprintf("/api/v1/apps/%s", names[0]) : xstrdup("/api/v1/apps");
+	size_t shown = 0;
+	int rc;
+
+	if (remote_request(remote, "GET", path, NULL, &reply, &err) < 0 ||
+	    remote_json(&reply, &arena, &root, &err) < 0) {
+		cli_print_error(&err);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (count == 1) {
+		if (json)
+			buf_add(&out, reply.body.data, reply.body.len);
+		else
+			remote_detail(&out, root);
+		goto write;
+	}
+	if (root->type != NODE_SEQ) {
+		fprintf(stderr, "error: plumb serve at %s did not answer with a list\n",
+			remote_url(remote));
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	for (int k = 0; k < count; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < root->count; i++)
+			found |= strcmp(remote_str(root->items[i], "name"), names[k]) == 0;
+		if (!found) {
+			fprintf(stderr, "error: plumb serve at %s has no application named '%s'\n",
+				remote_url(remote), names[k]);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+	}
+	if (json && !count)
+		buf_add(&out, reply.body.data, reply.body.len);
+	else if (json)
+		buf_addch(&out, '[');
+	else if (root->count)
+		buf_addf(&out, "%-16s %-10s %-10s %-12s %-6s %s\n", "APP", "SYNC", "HEALTH",
+			 "REVISION", "RUN", "RESULT");
+	for (size_t i = 0; i < root->count && (count || !json); i++) {
+		bool wanted = !count;
+
+		for (int k = 0; k < count; k++)
+			wanted |= strcmp(remote_str(root->items[i], "name"), names[k]) == 0;
+		if (!wanted)
+			continue;
+		if (json) {
+			if (shown)
+				buf_addch(&out, ',');
+			node_emit_json(root->items[i], 0, &out);
+		} else {
+			remote_row(&out, root->items[i]);
+		}
+		shown++;
+	}
+	if (json && count)
+		buf_addch(&out, ']');
+	if (!json && !root->count)
+		buf_addf(&out, "plumb serve at %s has no applications\n", remote_url(remote));
+write:
+	if (json)
+		buf_addch(&out, '\n');
+	rc = cli_write_stdout(&out);
+out:
+	free(path);
+	buf_release(&out);
+	arena_release(&arena);
+	remote_reply_release(&reply);
+	return rc;
+}
+
 static void status_release(struct app_status *st)
 {
 	store_run_release(&st->last);
@@ -100,6 +241,7 @@ int cmd_status(int argc, char **argv)
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
+		CLI_SERVER_OPTIONS,
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -108,12 +250,16 @@ int cmd_status(int argc, char **argv)
 	struct vec apps = VEC_INIT;
 	struct error err = ERROR_INIT;
 	struct buf out = BUF_INIT;
+	struct cli_server server = {0};
+	struct remote *remote = NULL;
 	struct store_app *stored;
 	bool json = false, detail;
 	size_t i, shown = 0;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+		if (cli_server_option(&server, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'h':
 			fputs(status_help, stdout);
@@ -128,9 +274,18 @@ int cmd_status(int argc, char **argv)
 		case '?':
 			return cli_usage_error("status", "bad option");
 		default:
+			if (opt == OPT_DATA_DIR)
+				cli_server_local(&server, "--data-dir");
 			if ((rc = cli_common_option(opt, optarg)) != 0)
 				return rc;
 		}
+	}
+	if ((rc = cli_remote_open("status", &server, &remote)))
+		return rc;
+	if (remote) {
+		rc = status_remote(remote, argv + optind, argc - optind, json);
+		remote_free(remote);
+		return rc;
 	}
 	if ((rc = cli_open_store(&store)))
 		return rc;
