@@ -681,17 +681,22 @@ static int run_sync(struct worker *w, struct dapp *da, const char *revision, con
 	publish(d, "sync-started", da->app->name, "\"trigger\":\"%s\"", trigger);
 	pthread_mutex_unlock(&d->lock);
 	rc = engine_sync(w->store, da->app, &opts, &res, &err);
-	if (rc < 0)
-		log_fields(LOG_WARN,
-			   (struct log_field[]){{"app", da->app->name}, {"trigger", trigger}, {0}},
-			   "%s", err.msg);
-	else
-		log_fields(LOG_INFO,
-			   (struct log_field[]){{"app", da->app->name},
-						{"revision", res.commit.sha},
-						{"trigger", trigger},
-						{0}},
-			   "synced run %lld: %u applied", (long long)res.run_id, res.applied);
+	{
+		char run[24];
+		struct log_field fields[] = {{"app", da->app->name},
+					     {"revision", res.commit.sha[0] ? res.commit.sha : "-"},
+					     {"run", run},
+					     {"trigger", trigger},
+					     {NULL, NULL}};
+
+		snprintf(run, sizeof(run), "%lld", (long long)res.run_id);
+		if (rc < 0)
+			log_fields(LOG_WARN, fields, "sync %s: %s",
+				   rc == ERR_CANCELED ? "interrupted" : "failed", err.msg);
+		else
+			log_fields(LOG_INFO, fields, "synced: %u applied, %u unchanged",
+				   res.applied, res.plan.counts[ACTION_UNCHANGED]);
+	}
 	store_inventory_list(w->store, da->app->name, &inventory, NULL);
 	pthread_mutex_lock(&d->lock);
 	if (d->m_syncs) {
