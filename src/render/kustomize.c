@@ -202,6 +202,7 @@ struct kres *kres_new(struct kbuild *b, struct node *root, const char *file, uin
 	r->line = line;
 	r->col = col;
 	current_id(b, r, &r->org);
+	vec_push(&b->all, r);
 	return r;
 }
 
@@ -1170,6 +1171,14 @@ int kust_build(struct tree *tree, const char *dir, const struct render_opts *opt
 	if (rc == 0)
 		rc = to_objset(&res, set, err);
 	vec_release(&res, NULL);
+	for (size_t i = 0; i < b.all.len; i++) {
+		struct kres *r = b.all.items[i];
+
+		vec_release(&r->prev, NULL);
+		vec_release(&r->prefixes, NULL);
+		vec_release(&r->suffixes, NULL);
+	}
+	vec_release(&b.all, NULL);
 	vec_release(&b.stack, NULL);
 	map_release(&b.loaded, NULL);
 	return rc;
