@@ -1439,6 +1439,8 @@ static int parse_patch(const struct klevel *lv, const struct patch_src *src, con
 	if (out->docs.len == 0)
 		rc = kust_error(lv, NULL, at, ERR_INVALID, err, "the patch is empty");
 out:
+	if (rc < 0)
+		vec_release(&out->docs, NULL);
 	vec_release(&docs, NULL);
 	return rc;
 }
