@@ -379,25 +379,30 @@ static int fpath_parse(const struct klevel *lv, const char *file, const struct n
 		size_t len = strlen(e);
 
 		part->text = e;
+		part->compiled = false;
 		if (parse_index(e, &part->index) && (part->index >= 0 || !is_target)) {
 			part->kind = PART_INDEX;
 		} else if (!is_target && strcmp(e, "-") == 0) {
 			part->kind = PART_LAST;
 		} else if (strcmp(e, "*") == 0) {
-			if (!is_target)
+			if (!is_target) {
+				fpath_release(fp);
 				return kust_error(lv, file, at, ERR_INVALID, err,
 						  "field path '%s': '*' (every item) only works in "
 						  "a replacement's target",
 						  text);
+			}
 			part->kind = PART_ALL;
 		} else if (len >= 2 && e[0] == '[' && e[len - 1] == ']') {
 			const char *eq = memchr(e, '=', len);
 
-			if (!eq)
+			if (!eq) {
+				fpath_release(fp);
 				return kust_error(lv, file, at, ERR_INVALID, err,
 						  "fieldPath '%s': a list element '%s' must read "
 						  "[field=value]",
 						  text, e);
+			}
 			part->kind = PART_MATCH;
 			part->text = arena_strndup(b->arena, e + 1, (size_t)(eq - e - 1));
 			part->value =
