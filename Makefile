@@ -44,6 +44,7 @@ fuzz:
 bench: build
 	bench/render $(BUILD)/plumb
 	bench/host-sync $(BUILD)/plumb
+	bench/kustomize $(BUILD)/plumb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -44,6 +44,7 @@ struct kbuild {
 	struct vec stack; /* char *, directories being built (cycle detection) */
 	struct vec vars; /* legacy vars gathered from every level (kust_replace.c owns the items) */
 	struct map loaded; /* file path -> const char * copy of its contents, read once */
+	struct vec all;	   /* every struct kres made, to release their vectors at the end */
 };
 
 /* One kustomization being built. */

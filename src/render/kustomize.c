@@ -202,6 +202,7 @@ struct kres *kres_new(struct kbuild *b, struct node *root, const char *file, uin
 	r->line = line;
 	r->col = col;
 	current_id(b, r, &r->org);
+	vec_push(&b->all, r);
 	return r;
 }
 
@@ -1109,6 +1110,26 @@ out:
 
 /* ---- the whole build ---- */
 
+/*
+ * kustomize keeps annotations as strings: a value written as a number, a
+ * boolean or null comes out as the string of its text as written ("1",
+ * "True", "null", "~", "" for an empty value).
+ */
+static void annotations_as_strings(struct arena *arena, struct kres *r)
+{
+	struct node *annotations = node_get(node_get(r->root, "metadata"), "annotations");
+
+	if (!annotations || annotations->type != NODE_MAP)
+		return;
+	for (size_t i = 0; i < annotations->count; i++) {
+		struct node *v = annotations->pairs[i].value;
+
+		if (v->type == NODE_NULL || v->type == NODE_INT || v->type == NODE_FLOAT ||
+		    v->type == NODE_BOOL)
+			annotations->pairs[i].value = node_new_string(arena, v->str, v->len);
+	}
+}
+
 static int to_objset(struct vec *res, struct objset *set, struct error *err)
 {
 	struct buf canon = BUF_INIT;
@@ -1121,6 +1142,7 @@ static int to_objset(struct vec *res, struct objset *set, struct error *err)
 		struct obj_id id;
 		char *key;
 
+		annotations_as_strings(&set->arena, r);
 		current_id(&(struct kbuild){.arena = &set->arena}, r, &id);
 		obj->id = id;
 		obj->id.kind = arena_strdup(&set->arena, id.kind);
@@ -1170,6 +1192,15 @@ int kust_build(struct tree *tree, const char *dir, const struct render_opts *opt
 	if (rc == 0)
 		rc = to_objset(&res, set, err);
 	vec_release(&res, NULL);
+	for (size_t i = 0; i < b.all.len; i++) {
+		struct kres *r = b.all.items[i];
+
+		vec_release(&r->prev, NULL);
+		vec_release(&r->prefixes, NULL);
+		vec_release(&r->suffixes, NULL);
+	}
+	vec_release(&b.all, NULL);
+	vec_release(&b.vars, NULL);
 	vec_release(&b.stack, NULL);
 	map_release(&b.loaded, NULL);
 	return rc;
