@@ -45,6 +45,8 @@ bench: build
 	bench/render $(BUILD)/plumb
 	bench/host-sync $(BUILD)/plumb
 	bench/kustomize $(BUILD)/plumb
+	bench/latency $(BUILD)/plumb
+	bench/scale $(BUILD)/plumb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
