@@ -166,6 +166,15 @@ test_expect_success 'SIGKILL mid-sync, then a restart, converges with a consiste
 	test "$(ls roots/big | wc -l)" = 300 &&
 	no_running_runs &&
 	for f in roots/big/f*; do test -s "$f" || exit 1; done &&
+	"$PLUMB" history big -o json >after.json &&
+	python3 -c "
+import json, sys
+runs = json.load(open(\"after.json\"))
+assert runs[0][\"result\"] == \"succeeded\", runs[0]
+assert all(r[\"result\"] in (\"succeeded\", \"interrupted\") for r in runs), runs
+cut = [r for r in runs if r[\"result\"] == \"interrupted\"]
+print(len(cut), \"interrupted runs;\", \"resumed\" if any(r[\"trigger\"] == \"resume\" for r in runs) else \"no resume\")
+" &&
 	stop_serve TERM
 '
 
