@@ -859,12 +859,13 @@ static void job_verify(struct worker *w, struct dapp *da)
 	}
 	heal = da->app->self_heal && da->app->automated;
 	pthread_mutex_lock(&d->lock);
-	if (d->m_drift) {
-		const char *labels[] = {da->app->name};
-
-		metric_add(d->m_drift, labels, 1);
-	}
 	if (!da->drift || strcmp(da->drift, what.data) != 0) {
+		/* one detection per change found, however often it is verified again */
+		if (d->m_drift) {
+			const char *labels[] = {da->app->name};
+
+			metric_add(d->m_drift, labels, 1);
+		}
 		struct store_event ev = {
 			.app = da->app->name, .type = "drift", .message = what.data};
 

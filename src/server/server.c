@@ -222,6 +222,11 @@ static bool body_field(struct request *req, const char *field, const char **valu
 	bool ok = true;
 
 	*value = NULL;
+	if (req->too_big) {
+		reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %zu bytes",
+			    req->body.max);
+		return false;
+	}
 	if (req->body.len == 0)
 		return true;
 	if (yaml_parse(arena, "request.json", req->body.data, req->body.len, NULL, &docs, &err) <
@@ -314,6 +319,8 @@ static void api_app_action(struct route_ctx *x, const char *app, const char *act
 		}
 		rc = daemon_rollback(d, app, arg, x->caller->name, &err);
 	} else {
+		if (!body_field(x->req, "reason", &arg, &arena, x->r))
+			goto audit;
 		rc = daemon_set_suspended(d, app, is(action, "suspend"), x->caller->name, &err);
 	}
 	if (rc < 0) {
@@ -821,14 +828,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	/* a body over the cap is refused by the route that reads it, after the
+	 * caller is known, so that the refusal is audited */
 	x.req = req;
-	if (req->too_big && strncmp(url, "/hooks/", 7) != 0) {
-		reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %zu bytes",
-			    s->opts.max_body);
-		resp = NULL;
-	} else {
-		resp = dispatch(&x, url);
-	}
+	resp = dispatch(&x, url);
 	if (!resp) {
 		resp = MHD_create_response_from_buffer(
 			r.body.len, r.body.data ? r.body.data : (char *)"", MHD_RESPMEM_MUST_COPY);

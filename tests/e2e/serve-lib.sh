@@ -2,6 +2,9 @@
 # through curl, webhook signatures through openssl, and waiting with deadlines.
 # Source after lib.sh.
 
+# python3 itself, not a version manager's shim, which costs 0.1 s a call.
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+
 # Test bodies run in subshells: the daemon's pid, URL and admin token are kept
 # in files, read by each helper.
 SERVE_LOG=$TRASH/serve.log
@@ -14,7 +17,7 @@ admin_token() { cat "$PLUMB_DATA_DIR/admin-token"; }
 # and waits until it answers /readyz. Its log is $SERVE_LOG (appended to).
 start_serve() {
 	local port="" pid i start
-	start=$(wc -l <"$SERVE_LOG" 2>/dev/null || echo 0)
+	start=$( (wc -l <"$SERVE_LOG") 2>/dev/null || echo 0)
 	# setsid: the daemon outlives the test body's subshell, and nothing waits on its output
 	setsid "$PLUMB" serve --listen 127.0.0.1:0 "$@" >>"$SERVE_LOG" 2>&1 </dev/null &
 	pid=$!
@@ -89,9 +92,85 @@ github_push() {
 		-H 'Content-Type: application/json' --data-binary @"$body" "$(serve_url)/hooks/github"
 }
 
+# json_query EXPR: evaluates the Python expression EXPR with v bound to the JSON
+# read from stdin and prints the result (lists and dicts as JSON, None as "").
+json_query() {
+	"$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+r = eval(sys.argv[1])
+if r is None:
+    print("")
+elif isinstance(r, bool):
+    print("true" if r else "false")
+elif isinstance(r, (list, dict)):
+    print(json.dumps(r, sort_keys=True))
+else:
+    print(r)' "$1"
+}
+
+# run_count APP: how many sync runs APP has in its history.
+run_count() { "$PLUMB" history "$1" -n 0 -o json | json_query 'len(v)'; }
+
+# metric_sample 'NAME{LABELS}': the value of one sample of GET /metrics, written
+# exactly as plumb writes it (labels in order); prints nothing when it is absent.
+metric_sample() {
+	curl -s "$(serve_url)/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}
+
+# Webhook deliveries as each provider makes them.
+ZERO_SHA=0000000000000000000000000000000000000000
+
+# hook_push_body PROVIDER URL: the JSON body of PROVIDER's push event for the
+# repository at URL, branch main.
+hook_push_body() {
+	case $1 in
+	github) printf '{"ref":"refs/heads/main","after":"%s","repository":{"clone_url":"%s","html_url":"%s"}}' \
+		"$ZERO_SHA" "$2" "$2" ;;
+	gitlab) printf '{"object_kind":"push","ref":"refs/heads/main","after":"%s","project":{"git_http_url":"%s"}}' \
+		"$ZERO_SHA" "$2" ;;
+	bitbucket) printf '{"eventKey":"repo:refs_changed","repository":{"links":{"clone":[{"href":"%s","name":"http"}]}},"changes":[{"refId":"refs/heads/main","toHash":"%s"}]}' \
+		"$2" "$ZERO_SHA" ;;
+	generic) printf '{"repository":"%s","ref":"refs/heads/main","after":"%s"}' "$2" "$ZERO_SHA" ;;
+	esac
+}
+
+# hook_event_header PROVIDER: the header that says "this is a push" (none for generic).
+hook_event_header() {
+	case $1 in
+	github) echo 'X-GitHub-Event: push' ;;
+	gitlab) echo 'X-Gitlab-Event: Push Hook' ;;
+	bitbucket) echo 'X-Event-Key: repo:refs_changed' ;;
+	esac
+}
+
+# hook_signature PROVIDER SECRET FILE: the "Header: value" signing FILE's bytes
+# with SECRET as PROVIDER does (GitLab sends the secret itself).
+hook_signature() {
+	case $1 in
+	github) echo "X-Hub-Signature-256: sha256=$(hmac_sha256 "$2" "$3")" ;;
+	gitlab) echo "X-Gitlab-Token: $2" ;;
+	bitbucket) echo "X-Hub-Signature: sha256=$(hmac_sha256 "$2" "$3")" ;;
+	generic) echo "X-Plumb-Signature: sha256=$(hmac_sha256 "$2" "$3")" ;;
+	esac
+}
+
+# hook_post PROVIDER FILE [HEADER...]: posts FILE to /hooks/PROVIDER with the
+# headers (empty ones skipped); prints the status code. The reply's body is
+# left in $TRASH/.hook-reply.
+hook_post() {
+	local provider=$1 file=$2 header args=()
+	shift 2
+	for header in "$@"; do
+		[ -n "$header" ] && args+=(-H "$header")
+	done
+	curl -s -o "$TRASH/.hook-reply" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		"${args[@]}" --data-binary @"$file" "$(serve_url)/hooks/$provider"
+}
+
 # app_field NAME FIELD: one field of GET /api/v1/apps/NAME's "app" object (admin token).
 app_field() {
-	api "$(admin_token)" GET "/api/v1/apps/$1" | python3 -c '
+	api "$(admin_token)" GET "/api/v1/apps/$1" | "$PYTHON" -c '
 import json, sys
 v = json.load(sys.stdin)["app"].get(sys.argv[1])
 print("" if v is None else v)' "$2"
