@@ -265,7 +265,7 @@ static void test_open_refuses_newer_schema(void **state)
 	assert_null(store);
 	assert_contains(err.msg, f->path);
 	assert_contains(err.msg, "schema version is 999");
-	assert_contains(err.msg, "knows only versions up to 1;");
+	assert_contains(err.msg, "knows only versions up to 2;"); /* migrations in this build */
 	assert_contains(err.msg, "use a newer plumb");
 
 	/* Nothing was changed in the refused file, not even its journal mode. */
@@ -1075,6 +1075,68 @@ static void test_killed_before_commit_leaves_nothing(void **state)
 	free(wal);
 }
 
+static void test_tokens_audit_events(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token t = {.name = (char *)"ci",
+				.role = (char *)"operator",
+				.apps = (char *)"web-*",
+				.hash = (char *)"ab12"};
+	struct store_token found;
+	struct store_audit a = {.actor = (char *)"ci",
+				.action = (char *)"sync",
+				.app = (char *)"web",
+				.status = 202};
+	struct store_event ev = {.app = "web", .type = "drift", .message = "File/motd: changed"};
+	struct vec list = VEC_INIT;
+	struct error err = ERROR_INIT;
+	int64_t id = 0;
+
+	open_store(f);
+	assert_int_equal(store_token_add(f->store, &t, &err), 0);
+	/* one name, one hash */
+	assert_int_equal(store_token_add(f->store, &t, &err), ERR_CONFLICT);
+	assert_contains(err.msg, "a token named 'ci' already exists");
+	assert_int_equal(store_token_find(f->store, "ab12", &found, &err), 0);
+	assert_string_equal(found.name, "ci");
+	assert_string_equal(found.role, "operator");
+	assert_string_equal(found.apps, "web-*");
+	assert_int_equal(found.last_used, 0);
+	store_token_release(&found);
+	assert_int_equal(store_token_touch(f->store, "ci", 1234, &err), 0);
+	assert_int_equal(store_token_list(f->store, &list, &err), 0);
+	assert_int_equal(list.len, 1);
+	assert_int_equal(((struct store_token *)list.items[0])->last_used, 1234);
+	vec_release(&list, store_token_free);
+	assert_int_equal(store_token_find(f->store, "ffff", &found, &err), ERR_NOTFOUND);
+	assert_int_equal(store_token_delete(f->store, "ci", &err), 0);
+	assert_int_equal(store_token_delete(f->store, "ci", &err), ERR_NOTFOUND);
+	assert_int_equal(store_token_find(f->store, "ab12", &found, &err), ERR_NOTFOUND);
+
+	assert_int_equal(store_audit_add(f->store, &a, &err), 0);
+	a.action = (char *)"suspend";
+	a.status = 403;
+	assert_int_equal(store_audit_add(f->store, &a, &err), 0);
+	assert_int_equal(store_audit_list(f->store, 0, &list, &err), 0);
+	assert_int_equal(list.len, 2);
+	/* newest first */
+	assert_string_equal(((struct store_audit *)list.items[0])->action, "suspend");
+	assert_int_equal(((struct store_audit *)list.items[0])->status, 403);
+	vec_release(&list, store_audit_free);
+
+	assert_int_equal(store_event_add(f->store, &ev, &id, &err), 0);
+	assert_true(id > 0);
+	ev.app = "api";
+	assert_int_equal(store_event_add(f->store, &ev, NULL, &err), 0);
+	assert_int_equal(store_event_list(f->store, "web", 0, &list, &err), 0);
+	assert_int_equal(list.len, 1);
+	assert_string_equal(((struct store_event *)list.items[0])->message, "File/motd: changed");
+	vec_release(&list, store_event_free);
+	assert_int_equal(store_event_list(f->store, NULL, 0, &list, &err), 0);
+	assert_int_equal(list.len, 2);
+	vec_release(&list, store_event_free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1104,6 +1166,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_inventory_put_replace_list_delete, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_tokens_audit_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_originals_binary_first_wins_delete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_commit_and_rollback, setup,
