@@ -907,6 +907,7 @@ static int image_rule_compile(struct image_rule *rule, struct error *err)
 {
 	const char *name = rule->name;
 	const char *anchor = "^";
+	const char *why;
 	char *pattern;
 	int rc;
 
@@ -918,11 +919,12 @@ static int image_rule_compile(struct image_rule *rule, struct error *err)
 					  "image name '%s' is not a valid pattern", rule->name);
 	}
 	pattern = xasprintf("%s%s(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$", anchor, name);
-	rc = regcomp(&rule->match, pattern, REG_EXTENDED | REG_NOSUB);
+	rc = kust_regcomp(&rule->match, pattern, &why);
 	free(pattern);
 	if (rc != 0)
 		return kust_error(rule->lv, NULL, rule->at, ERR_INVALID, err,
-				  "image name '%s' is not a valid pattern", rule->name);
+				  "image name '%s' is not a valid pattern%s%s", rule->name,
+				  why ? ": " : "", why ? why : "");
 	rule->compiled = true;
 	return 0;
 }

@@ -16,6 +16,8 @@
 
 #include "render.h"
 
+#include <regex.h>
+
 /* One resource during a build. */
 struct kres {
 	struct node *root; /* the object; edit it in place (arena: kbuild.arena) */
@@ -139,6 +141,13 @@ typedef int (*kfield_fn)(struct kbuild *b, struct kres *r, struct node *parent, 
 /* Walks fs's path in r if fs selects r; calls fn where the path ends. */
 int kust_walk_field(struct kbuild *b, struct kres *r, const struct kfieldspec *fs, kfield_fn fn,
 		    void *ud, struct error *err);
+
+/*
+ * regcomp (REG_EXTENDED | REG_NOSUB) for a pattern written in a kustomization;
+ * refuses, with *why set, what Go's RE2 refuses and what glibc cannot compile
+ * in bounded memory. 0 on success; free with regfree.
+ */
+int kust_regcomp(regex_t *re, const char *pattern, const char **why);
 
 /* ---- kustomize.c: selecting resources (patch targets, replacements) ---- */
 

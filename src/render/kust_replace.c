@@ -408,14 +408,16 @@ static int fpath_parse(const struct klevel *lv, const char *file, const struct n
 			part->value =
 				arena_strndup(b->arena, eq + 1, (size_t)(e + len - 1 - eq - 1));
 			if (is_target) {
-				if (regcomp(&part->re, part->value, REG_EXTENDED | REG_NOSUB) !=
-				    0) {
+				const char *why;
+
+				if (kust_regcomp(&part->re, part->value, &why) != 0) {
 					fp->count--;
 					fpath_release(fp);
 					return kust_error(lv, file, at, ERR_INVALID, err,
 							  "fieldPath '%s': invalid regular "
-							  "expression '%s'",
-							  text, part->value);
+							  "expression '%s'%s%s",
+							  text, part->value, why ? ": " : "",
+							  why ? why : "");
 				}
 				part->compiled = true;
 			}

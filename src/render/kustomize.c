@@ -477,9 +477,61 @@ static bool has_regex_syntax(const char *s)
 	return strpbrk(s, ".[]()*+?{}|^$\\") != NULL;
 }
 
+/*
+ * regcomp for patterns from a kustomization. kustomize's patterns are Go
+ * (RE2) expressions, which refuse a repetition of a repetition ("a++") and
+ * counts over 1000; glibc accepts them and can take exponential memory on
+ * them, so they are refused here first, as are patterns that repeat too many
+ * times for glibc to expand safely.
+ */
+int kust_regcomp(regex_t *re, const char *pattern, const char **why)
+{
+	size_t repeats = 0;
+	bool after_repeat = false;
+
+	*why = NULL;
+	if (strlen(pattern) > 1024) {
+		*why = "it is longer than 1024 characters";
+		return -1;
+	}
+	for (const char *p = pattern; *p; p++) {
+		bool repeat = *p == '*' || *p == '+' || *p == '{';
+
+		if (*p == '\\' && p[1]) {
+			p++;
+			after_repeat = false;
+			continue;
+		}
+		if (repeat && after_repeat) {
+			*why = "a repetition operator follows another";
+			return -1;
+		}
+		if (*p == '{') {
+			char *end;
+			unsigned long n = strtoul(p + 1, &end, 10);
+			unsigned long m = *end == ',' ? strtoul(end + 1, &end, 10) : n;
+
+			if (n > 1000 || m > 1000) {
+				*why = "a repetition count is over 1000";
+				return -1;
+			}
+			p = strchr(p, '}') ? strchr(p, '}') : p;
+		}
+		if (repeat && ++repeats > 16) {
+			*why = "it repeats more than 16 times";
+			return -1;
+		}
+		after_repeat = repeat || (*p == '}');
+		if (*p == '?')
+			after_repeat = false;
+	}
+	return regcomp(re, pattern, REG_EXTENDED | REG_NOSUB) == 0 ? 0 : -1;
+}
+
 /* Does the anchored pattern match text? Plain text compares directly. */
 static int pattern_matches(const char *pattern, const char *text, bool *match, struct error *err)
 {
+	const char *why;
 	regex_t re;
 	char *anchored;
 	int rc;
@@ -489,10 +541,11 @@ static int pattern_matches(const char *pattern, const char *text, bool *match, s
 		return 0;
 	}
 	anchored = xasprintf("^(%s)$", pattern);
-	rc = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+	rc = kust_regcomp(&re, anchored, &why);
 	free(anchored);
 	if (rc != 0)
-		return error_set(err, ERR_INVALID, "invalid pattern '%s' in a target", pattern);
+		return error_set(err, ERR_INVALID, "invalid pattern '%s' in a target%s%s", pattern,
+				 why ? ": " : "", why ? why : "");
 	*match = regexec(&re, text, 0, NULL, 0) == 0;
 	regfree(&re);
 	return 0;
