@@ -182,6 +182,9 @@ struct node;
 /* Parses a reply's JSON body into *out (nodes in arena); ERR_INVALID if it is not JSON. */
 int remote_json(const struct remote_reply *reply, struct arena *arena, struct node **out,
 		struct error *err);
+/* remote_request GET, then remote_json: the reply's JSON in *out. */
+int remote_get_json(struct remote *r, const char *path, struct remote_reply *reply,
+		    struct arena *arena, struct node **out, struct error *err);
 /* A string field of a JSON object, "" when absent or not a string. Borrowed. */
 const char *remote_str(const struct node *map, const char *key);
 /* An integer field of a JSON object, 0 when absent or not an integer. */

@@ -88,8 +88,7 @@ static int history_remote(struct remote *remote, const char *app, long limit, bo
 	char *path = xasprintf("/api/v1/apps/%s/history?limit=%ld", app, limit);
 	int rc;
 
-	if (remote_request(remote, "GET", path, NULL, &reply, &err) < 0 ||
-	    remote_json(&reply, &arena, &runs, &err) < 0) {
+	if (remote_get_json(remote, path, &reply, &arena, &runs, &err) < 0) {
 		cli_print_error(&err);
 		rc = EXIT_ERROR;
 		goto out;

@@ -160,8 +160,7 @@ static int status_remote(struct remote *remote, char **names, int count, bool js
 	size_t shown = 0;
 	int rc;
 
-	if (remote_request(remote, "GET", path, NULL, &reply, &err) < 0 ||
-	    remote_json(&reply, &arena, &root, &err) < 0) {
+	if (remote_get_json(remote, path, &reply, &arena, &root, &err) < 0) {
 		cli_print_error(&err);
 		rc = EXIT_ERROR;
 		goto out;

@@ -421,8 +421,7 @@ static int diff_remote(struct remote *remote, const struct sync_args *args)
 	char *path = xasprintf("/api/v1/apps/%s/diff", args->app);
 	int rc;
 
-	if (remote_request(remote, "GET", path, NULL, &reply, &err) < 0 ||
-	    remote_json(&reply, &arena, &root, &err) < 0) {
+	if (remote_get_json(remote, path, &reply, &arena, &root, &err) < 0) {
 		cli_print_error(&err);
 		rc = EXIT_ERROR;
 		goto out;

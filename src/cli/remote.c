@@ -176,6 +176,14 @@ int remote_json(const struct remote_reply *reply, struct arena *arena, struct no
 	return rc;
 }
 
+int remote_get_json(struct remote *r, const char *path, struct remote_reply *reply,
+		    struct arena *arena, struct node **out, struct error *err)
+{
+	int rc = remote_request(r, "GET", path, NULL, reply, err);
+
+	return rc < 0 ? rc : remote_json(reply, arena, out, err);
+}
+
 const char *remote_str(const struct node *map, const char *key)
 {
 	const struct node *v = map ? node_get(map, key) : NULL;

@@ -106,6 +106,9 @@ bool kres_matches_any_id(const struct kres *r, const struct obj_id *id);
 /* "Kind/name" or "Kind/namespace/name" of the current identity, in the arena. */
 const char *kres_display(struct kbuild *b, const struct kres *r);
 
+/* The second resource of set with an identity seen before (*first: the earlier one), or NULL. */
+struct kres *kust_duplicate(const struct vec *set, struct kres **first);
+
 /* True for kinds that have no namespace (Namespace, ClusterRole, CRDs, ...). */
 bool kust_cluster_scoped(const char *group, const char *kind);
 

@@ -116,44 +116,18 @@ static int move_to_namespace(struct kbuild *b, struct kres *r, const char *ns, s
 	return set_service_refs_ns(b, r, ns, err);
 }
 
-/* The identity kustomize compares after the namespace transformer, as a map key. */
-static char *identity_key(const struct kres *r)
-{
-	struct obj_id id;
-
-	kres_id(r, &id);
-	if (kust_cluster_scoped(id.group, id.kind))
-		id.namespace = "";
-	return xasprintf("%s\x01%s\x01%s\x01%s\x01%s", id.group, id.version, id.kind, id.namespace,
-			 id.name);
-}
-
 static int check_namespace_conflicts(struct klevel *lv, struct vec *set, const char *ns,
 				     struct error *err)
 {
-	struct map seen = MAP_INIT;
-	struct kres *r;
-	size_t i;
-	int rc = 0;
+	struct kres *first, *again = kust_duplicate(set, &first);
 
-	vec_foreach (set, i, r) {
-		char *key = identity_key(r);
-		struct kres *other = map_get(&seen, key);
-
-		if (other) {
-			rc = kust_error(lv, NULL, node_get(lv->k, "namespace"), ERR_CONFLICT, err,
-					"namespace '%s' gives two objects one identity, %s: one "
-					"from %s:%u, one from %s:%u",
-					ns, kres_display(lv->b, r), other->file, other->line,
-					r->file, r->line);
-			free(key);
-			break;
-		}
-		map_put(&seen, key, r);
-		free(key);
-	}
-	map_release(&seen, NULL);
-	return rc;
+	if (!again)
+		return 0;
+	return kust_error(lv, NULL, node_get(lv->k, "namespace"), ERR_CONFLICT, err,
+			  "namespace '%s' gives two objects one identity, %s: one from %s:%u, one "
+			  "from %s:%u",
+			  ns, kres_display(lv->b, again), first->file, first->line, again->file,
+			  again->line);
 }
 
 int kust_namespace(struct klevel *lv, struct vec *set, struct error *err)

@@ -894,27 +894,30 @@ out:
 	return rc;
 }
 
-/* kustomize refuses two resources with one identity. */
-static int check_unique(struct klevel *lv, struct vec *set, struct error *err)
+/* The key of a resource's identity, as kustomize compares them. Caller frees. */
+static char *identity_key(const struct kres *r)
+{
+	struct obj_id id;
+
+	kres_id(r, &id);
+	if (kust_cluster_scoped(id.group, id.kind))
+		id.namespace = "";
+	return xasprintf("%s\x01%s\x01%s\x01%s\x01%s", id.group, id.version, id.kind, id.namespace,
+			 id.name);
+}
+
+struct kres *kust_duplicate(const struct vec *set, struct kres **first)
 {
 	struct map seen = MAP_INIT;
-	struct kres *r;
+	struct kres *r, *found = NULL;
 	size_t i;
-	int rc = 0;
 
 	vec_foreach (set, i, r) {
-		struct obj_id id;
-		char *key;
-		struct kres *other;
+		char *key = identity_key(r);
 
-		kres_id(r, &id);
-		key = xasprintf("%s/%s/%s/%s", id.group, id.kind, id.namespace, id.name);
-		other = map_get(&seen, key);
-		if (other) {
-			rc = kust_error(lv, NULL, NULL, ERR_CONFLICT, err,
-					"%s is defined twice: at %s:%u and at %s:%u",
-					kres_display(lv->b, r), other->file, other->line, r->file,
-					r->line);
+		*first = map_get(&seen, key);
+		if (*first) {
+			found = r;
 			free(key);
 			break;
 		}
@@ -922,7 +925,19 @@ static int check_unique(struct klevel *lv, struct vec *set, struct error *err)
 		free(key);
 	}
 	map_release(&seen, NULL);
-	return rc;
+	return found;
+}
+
+/* kustomize refuses two resources with one identity. */
+static int check_unique(struct klevel *lv, struct vec *set, struct error *err)
+{
+	struct kres *first, *again = kust_duplicate(set, &first);
+
+	if (!again)
+		return 0;
+	return kust_error(lv, NULL, NULL, ERR_CONFLICT, err,
+			  "%s is defined twice: at %s:%u and at %s:%u", kres_display(lv->b, again),
+			  first->file, first->line, again->file, again->line);
 }
 
 typedef int (*transformer_fn)(struct klevel *lv, struct vec *set, struct error *err);
