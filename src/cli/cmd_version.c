@@ -3,8 +3,11 @@
 
 #include <getopt.h>
 #include <git2.h>
+#include <curl/curl.h>
 #include <libfyaml.h>
+#include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,13 +41,18 @@ int cmd_version(int argc, char **argv)
 	if (strcmp(output, "json") == 0) {
 		buf_addf(&out,
 			 "{\"version\":\"%s\",\"libgit2\":\"%d.%d.%d\",\"libfyaml\":\"%s\","
-			 "\"openssl\":\"%s\"}\n",
+			 "\"openssl\":\"%s\",\"sqlite\":\"%s\",\"libmicrohttpd\":\"%s\","
+			 "\"libcurl\":\"%s\"}\n",
 			 PLUMB_VERSION, major, minor, rev, fy_library_version(),
-			 OpenSSL_version(OPENSSL_VERSION_STRING));
+			 OpenSSL_version(OPENSSL_VERSION_STRING), sqlite3_libversion(),
+			 MHD_get_version(), curl_version_info(CURLVERSION_NOW)->version);
 	} else if (strcmp(output, "text") == 0) {
-		buf_addf(&out, "plumb %s (libgit2 %d.%d.%d, libfyaml %s, OpenSSL %s)\n",
+		buf_addf(&out,
+			 "plumb %s (libgit2 %d.%d.%d, libfyaml %s, OpenSSL %s, SQLite %s, "
+			 "libmicrohttpd %s, libcurl %s)\n",
 			 PLUMB_VERSION, major, minor, rev, fy_library_version(),
-			 OpenSSL_version(OPENSSL_VERSION_STRING));
+			 OpenSSL_version(OPENSSL_VERSION_STRING), sqlite3_libversion(),
+			 MHD_get_version(), curl_version_info(CURLVERSION_NOW)->version);
 	} else {
 		return cli_usage_error("version", "unknown output format '%s' (use text or json)",
 				       output);
