@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* The registry's whole text, as a new string. */
 static char *write_all(struct metrics *m)
 {
