@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char serve_help[] =
 	"usage: plumb serve --config <file|dir> [--listen <addr:port>] [options]\n"
@@ -92,7 +93,7 @@ int cmd_serve(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_opts dopts = {0};
-	struct server_opts sopts = {.listen = "127.0.0.1:7420"};
+	struct server_opts sopts = {.listen = "127.0.0.1:7420", .listen_fd = -1};
 	struct daemon *d = NULL;
 	struct server *srv = NULL;
 	struct metrics *metrics = metrics_new();
@@ -165,6 +166,9 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the address first: a bad or busy one must stop plumb before it syncs anything */
+	if (server_listen(sopts.listen, &sopts.listen_fd, &err) < 0)
+		goto fail;
 	dopts.data_dir = cli_data_dir();
 	dopts.metrics = metrics;
 	if (daemon_start(&d, &dopts, &err) < 0)
@@ -216,6 +220,8 @@ int cmd_serve(int argc, char **argv)
 fail:
 	cli_print_error(&err);
 	rc = EXIT_ERROR;
+	if (!srv && sopts.listen_fd >= 0)
+		close(sopts.listen_fd);
 	daemon_stop(d);
 	server_stop(srv);
 	daemon_free(d);

@@ -14,10 +14,12 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BODY_MAX_DEFAULT (1024 * 1024)
 #define SSE_WAIT_MS	 15000
@@ -865,6 +867,11 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+static int listen_queue(int fd)
+{
+	return listen(fd, 128);
+}
+
 static int parse_listen(const char *listen, struct sockaddr_in *addr, struct error *err)
 {
 	const char *colon = strrchr(listen, ':');
@@ -887,6 +894,27 @@ static int parse_listen(const char *listen, struct sockaddr_in *addr, struct err
 	if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
 		return error_set(err, ERR_INVALID, "--listen '%s': give an IPv4 address", listen);
 	addr->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int server_listen(const char *listen, int *fd, struct error *err)
+{
+	struct sockaddr_in addr;
+	int one = 1, rc;
+
+	*fd = -1;
+	if ((rc = parse_listen(listen, &addr, err)) < 0)
+		return rc;
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return error_errno(err, "cannot create a socket for %s", listen);
+	setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen_queue(*fd) < 0) {
+		rc = error_errno(err, "cannot listen on %s (is another server using it?)", listen);
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
 	return 0;
 }
 
@@ -915,11 +943,20 @@ int server_start(struct server **out, const struct server_opts *opts, struct err
 					    "Webhook deliveries by provider and result.",
 					    METRIC_COUNTER, provider_result, NULL, 0);
 	}
-	s->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		request_done, s, MHD_OPTION_CONNECTION_LIMIT, 512, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)120, MHD_OPTION_END);
+	if (opts->listen_fd >= 0)
+		s->mhd = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_ERROR_LOG,
+			0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
+			MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_LIMIT,
+			512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+	else
+		s->mhd = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_ERROR_LOG,
+			0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &addr,
+			MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_LIMIT,
+			512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (!s->mhd) {
 		free(s);
 		return error_set(err, ERR_IO, "cannot listen on %s (is it in use?)", opts->listen);

@@ -41,6 +41,20 @@ git -C work/broken add -A && git -C work/broken commit -q -m broken && git -C wo
 	application broken "$TRASH/broken.git" "$TRASH/roots/broken" 1s true true 100
 } >apps.yaml
 
+test_expect_success 'a busy or bad --listen address stops serve before it syncs anything' '
+	python3 -c "import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)" >busy.port &
+	holder=$!
+	wait_for 5 test -s busy.port &&
+	test_expect_code 2 env PLUMB_DATA_DIR="$TRASH/busy-data" "$PLUMB" serve --config apps.yaml \
+		--listen "127.0.0.1:$(cat busy.port)" 2>err &&
+	kill $holder &&
+	test_grep "cannot listen on 127.0.0.1:[0-9]+ \(is another server using it\?\): Address already in use" err &&
+	test_expect_code 2 "$PLUMB" serve --config apps.yaml --listen 127.0.0.1:http 2>err &&
+	test_grep "listen .127.0.0.1:http.: bad port" err &&
+	test_must_fail_quietly test -e "$TRASH/busy-data" &&
+	test_must_fail_quietly test -e roots/hooked/motd
+'
+
 test_expect_success 'serve starts, writes an admin token and syncs every application' '
 	start_serve --config apps.yaml --webhook-secret-file secret --verify-interval 2s &&
 	test "$(stat -c %a "$PLUMB_DATA_DIR/admin-token")" = 600 &&
