@@ -1,0 +1,149 @@
+/*
+ * kube — the Kubernetes target's connection: kubeconfig (files, the KUBECONFIG
+ * list, contexts, CA and client certificates, tokens, exec credential plugins)
+ * and in-cluster service-account config; a REST client over libcurl (TLS
+ * verified, keep-alive, HTTP/2, requests in parallel); and discovery (kind ->
+ * resource and scope, aggregated discovery with the legacy fallback).
+ */
+#ifndef PLUMB_KUBE_H
+#define PLUMB_KUBE_H
+
+#include "core/core.h"
+
+/* ---- kubeconfig.c ---- */
+
+struct kube_exec; /* an exec credential plugin (kubeconfig.c) */
+
+struct kube_config {
+	char *source;	 /* where it came from: the file(s), or "in-cluster" */
+	char *context;	 /* the context used ("" in-cluster) */
+	char *server;	 /* "https://127.0.0.1:6443" */
+	char *namespace; /* the context's namespace, else "default" */
+	/* TLS: PEM bytes read from *-data fields or files (NULL: the system's roots) */
+	char *ca_pem;
+	size_t ca_len;
+	bool insecure_skip_verify;
+	char *tls_server_name; /* NULL unless set */
+	char *cert_pem;	       /* client certificate and key, or NULL */
+	size_t cert_len;
+	char *key_pem;
+	size_t key_len;
+	/* credentials */
+	char *token;	  /* bearer token, or NULL */
+	char *token_file; /* re-read when the server says 401 (tokens rotate), or NULL */
+	char *username;	  /* basic auth, or NULL */
+	char *password;
+	struct kube_exec *exec; /* or NULL */
+};
+
+struct kube_config_opts {
+	/* a file, or a ':'-separated list merged as kubectl merges KUBECONFIG (the
+	 * first occurrence of a name wins); NULL: $KUBECONFIG, else ~/.kube/config */
+	const char *kubeconfig;
+	const char *context; /* NULL: current-context */
+	/* the directory of the service-account files for in-cluster config (NULL:
+	 * /var/run/secrets/kubernetes.io/serviceaccount); tests point it elsewhere */
+	const char *service_account_dir;
+};
+
+/*
+ * Loads the config to use. Relative paths in a file resolve against its
+ * directory. Errors name the file and what is wrong or missing: no such
+ * context (listing the ones there are), a user or cluster the context names
+ * but no file defines, unreadable certificate files, invalid base64, an
+ * auth-provider (not supported: use an exec plugin).
+ */
+int kube_config_load(const struct kube_config_opts *opts, struct kube_config **out,
+		     struct error *err);
+/* In-cluster: KUBERNETES_SERVICE_HOST/PORT, and token, ca.crt and namespace from the dir. */
+int kube_config_in_cluster(const struct kube_config_opts *opts, struct kube_config **out,
+			   struct error *err);
+/*
+ * Runs the exec plugin (when there is one and its credential is missing or
+ * expired, or when force is set: after a 401) and sets token or cert/key from
+ * its ExecCredential; re-reads token_file when force is set. 1 when
+ * credentials were (re)loaded, 0 when nothing needed doing, <0 on error (the
+ * message names the command and shows its stderr). kube_config_load never runs
+ * a plugin: call this before the first request. Not thread-safe: it replaces
+ * token, cert_pem and key_pem in place.
+ */
+int kube_config_refresh(struct kube_config *cfg, bool force, struct error *err);
+void kube_config_free(struct kube_config *cfg);
+
+/* ---- client.c ---- */
+
+struct kube_client;
+
+struct kube_response {
+	long status;	    /* HTTP status */
+	struct buf body;    /* the response body */
+	char *content_type; /* or NULL */
+	char *warnings;	    /* "Warning:" header texts joined by "\n", or NULL */
+};
+
+/* A client for cfg (which must outlive it). */
+int kube_client_new(struct kube_config *cfg, struct kube_client **out, struct error *err);
+void kube_client_free(struct kube_client *c);
+
+/*
+ * One request: method ("GET", "PATCH", "DELETE", ...), path with query
+ * ("/api/v1/namespaces/x/configmaps/y?dryRun=All"), optional body with its
+ * content type, extra Accept (NULL: application/json). 0 whenever the server
+ * answered (whatever the status: the caller reads out->status); ERR_NETWORK
+ * when it could not be reached (naming the server and curl's reason),
+ * ERR_TIMEOUT. A 401 refreshes the credentials once and retries.
+ */
+int kube_request(struct kube_client *c, const char *method, const char *path,
+		 const char *content_type, const char *body, size_t len, const char *accept,
+		 struct kube_response *out, struct error *err);
+void kube_response_release(struct kube_response *r);
+
+/* Many requests at once over a few connections (HTTP/2 streams when offered). */
+struct kube_call {
+	const char *method;
+	const char *path;
+	const char *content_type;
+	const char *body;
+	size_t len;
+	struct kube_response response; /* out */
+	struct error err;	       /* out */
+	int rc;			       /* out: as kube_request */
+};
+void kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n,
+		       unsigned parallel);
+
+/*
+ * A failed response (a Status object) as an error message: its message, reason
+ * and causes (field and message each), e.g. "422 Invalid: spec.replicas:
+ * Invalid value: -1: must be greater than or equal to 0". The caller prefixes
+ * the object and its file:line. The code: ERR_CONFLICT (409), ERR_INVALID
+ * (400, 422), ERR_AUTH (401, 403), ERR_NOTFOUND (404), ERR_NETWORK (5xx, 429).
+ */
+int kube_status_error(const struct kube_response *r, struct error *err);
+
+/* ---- discovery.c ---- */
+
+struct kube_resource {
+	const char *group; /* "" for the core group */
+	const char *version;
+	const char *kind;
+	const char *resource; /* the plural used in URLs */
+	bool namespaced;
+};
+
+/*
+ * Reads what the server serves (aggregated discovery, else the legacy
+ * endpoints), once; again when refresh is set (after a CRD is applied, or when
+ * a kind is not found).
+ */
+int kube_discover(struct kube_client *c, bool refresh, struct error *err);
+/*
+ * The resource serving (group, version, kind); NULL if the server has none
+ * (the caller may refresh once, then report an unknown kind naming the file).
+ */
+const struct kube_resource *kube_resource_find(struct kube_client *c, const char *group,
+					       const char *version, const char *kind);
+/* The URL path of an object: "/apis/apps/v1/namespaces/web/deployments/api" (caller frees). */
+char *kube_object_path(const struct kube_resource *res, const char *namespace, const char *name);
+
+#endif
