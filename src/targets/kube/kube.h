@@ -109,8 +109,7 @@ struct kube_call {
 	struct error err;	       /* out */
 	int rc;			       /* out: as kube_request */
 };
-void kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n,
-		       unsigned parallel);
+void kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n, unsigned parallel);
 
 /*
  * A failed response (a Status object) as an error message: its message, reason
