@@ -145,4 +145,30 @@ const struct kube_resource *kube_resource_find(struct kube_client *c, const char
 /* The URL path of an object: "/apis/apps/v1/namespaces/web/deployments/api" (caller frees). */
 char *kube_object_path(const struct kube_resource *res, const char *namespace, const char *name);
 
+/* ---- health.c: kstatus rules ---- */
+
+struct node;
+
+enum kube_health {
+	KUBE_CURRENT,	  /* reconciled and ready */
+	KUBE_IN_PROGRESS, /* not yet (rolling out, scheduling, ...) */
+	KUBE_FAILED,	  /* will not get there without a change (deadline exceeded, ...) */
+	KUBE_TERMINATING, /* being deleted */
+};
+
+const char *kube_health_name(enum kube_health h); /* "Current", "InProgress", ... */
+
+/*
+ * The health of a live object (as the API server returns it), by kstatus'
+ * rules: deletionTimestamp, observedGeneration, Reconciling/Stalled, the
+ * kind's own rules (Deployment, StatefulSet, DaemonSet, ReplicaSet, Pod, Job,
+ * Service, PersistentVolumeClaim, CustomResourceDefinition; Secret, ConfigMap,
+ * CronJob and PodDisruptionBudget are always current), else a Ready condition.
+ * now (seconds since the epoch) is for rules with a grace period (a Pod
+ * unschedulable for more than 15 s after its creation). When the result is not
+ * Current, a short reason is appended to why (which may be NULL), e.g. "1 of 3
+ * replicas ready", "Progressing: ProgressDeadlineExceeded".
+ */
+enum kube_health kube_health_of(const struct node *obj, int64_t now, struct buf *why);
+
 #endif
