@@ -119,9 +119,11 @@ static int lookup_token(struct store *store, void *ctx, struct error *err)
 {
 	struct token_lookup *l = ctx;
 	int rc = store_token_find(store, l->hash, &l->token, err);
+	int64_t now = time(NULL);
 
-	if (rc == 0)
-		store_token_touch(store, l->token.name, time(NULL), NULL);
+	/* the last use to the minute: not a database write on every request */
+	if (rc == 0 && now - l->token.last_used >= 60)
+		store_token_touch(store, l->token.name, now, NULL);
 	return rc;
 }
 
