@@ -18,8 +18,10 @@ static const char status_help[] =
 	"   or: plumb status --server <url> [<app>...] [-o text|json]\n"
 	"\n"
 	"Shows each application plumb has synced: the revision last applied, its sync\n"
-	"state and its objects. Synced: the host matches the last applied revision.\n"
-	"OutOfSync: something changed on the host since (drift), or was never applied.\n"
+	"state and its objects. Synced: the target matches the last applied revision.\n"
+	"OutOfSync: something changed on it since (drift), or was never applied.\n"
+	"Kubernetes applications also show their health by kstatus' rules: Healthy,\n"
+	"Progressing or Degraded, with each object that is not healthy and why.\n"
 	"Failed: the last sync failed. The comparison uses the local Git cache only.\n"
 	"With --server, shows the applications of a running 'plumb serve' as it sees\n"
 	"them: sync state, health, revision, last run and, for one application, its\n"
@@ -76,6 +78,7 @@ static void compute(struct store *store, const struct store_app *stored, struct 
 	}
 	st->planned = true;
 	st->state = plan_has_changes(&st->res.plan) ? "OutOfSync" : "Synced";
+	engine_health(&st->res);
 	app_free(app);
 }
 
@@ -331,7 +334,8 @@ int cmd_status(int argc, char **argv)
 
 			buf_addstr(&out, shown ? ",{\"app\":" : "{\"app\":");
 			buf_add_json_string(&out, stored->name, strlen(stored->name));
-			buf_addf(&out, ",\"state\":\"%s\",\"revision\":", st.state);
+			buf_addf(&out, ",\"state\":\"%s\",\"health\":\"%s\",\"revision\":", st.state,
+				 app_health_name(st.res.health));
 			buf_add_json_string(&out, st.have_applied ? st.applied.revision : "",
 					    st.have_applied ? strlen(st.applied.revision) : 0);
 			buf_addstr(&out, ",\"lastRun\":");
@@ -367,8 +371,13 @@ int cmd_status(int argc, char **argv)
 					 (long long)st.last.id, when,
 					 run_result_name(st.last.result),
 					 st.last.error[0] ? ": " : "", st.last.error);
+			if (st.res.health != HEALTH_UNKNOWN)
+				buf_addf(&out, "health:      %s\n", app_health_name(st.res.health));
+			if (st.res.health_why.len)
+				buf_addf(&out, "%.*s", (int)st.res.health_why.len,
+					 st.res.health_why.data);
 			if (st.err.msg[0])
-				buf_addf(&out, "cannot compare with the host: %s\n", st.err.msg);
+				buf_addf(&out, "cannot compare with the target: %s\n", st.err.msg);
 			vec_foreach (&st.res.plan.changes, k, c)
 				buf_addf(&out, "  %-10s %-28s %s%s%s%s\n", object_state(c),
 					 c->display, c->path, c->summary.len ? "  (" : "",

@@ -14,11 +14,14 @@ static const char sync_help[] =
 	"usage: plumb sync (-f <file> [--app <name>] | --repo <url> [...]) [options]\n"
 	"   or: plumb sync --server <url> <app> [--revision <sha>] [--timeout <duration>]\n"
 	"\n"
-	"Makes the host match Git: fetches each application's repository, renders its\n"
-	"manifests, compares them with the host and with what plumb applied before, and\n"
-	"applies the difference in a safe order (directories before their contents,\n"
-	"prunes deepest first). The whole set is checked before the first write: one\n"
-	"invalid object means nothing changes. Every run is recorded (see plumb history).\n"
+	"Makes the host or Kubernetes cluster match Git: fetches each application's\n"
+	"repository, renders its manifests, compares them with what is live and with\n"
+	"what plumb applied before, and applies the difference in a safe order. Host:\n"
+	"directories before their contents, prunes deepest first. Kubernetes:\n"
+	"server-side apply (field manager 'plumb'), CRDs and Namespaces first, then\n"
+	"cluster-scoped objects, then namespaced ones; prunes in reverse. The whole set\n"
+	"is checked first (Kubernetes: a server-side dry run): one invalid object means\n"
+	"nothing changes. Every run is recorded (see plumb history).\n"
 	"\n"
 	"With --server, asks a running 'plumb serve' to sync one of the applications of\n"
 	"its config, waits for that run to finish and prints its result.\n"
@@ -28,13 +31,16 @@ static const char sync_help[] =
 	"      --prune, --no-prune    remove (or keep) what was removed from Git; default:\n"
 	"                             syncPolicy.automated.prune (on for --repo)\n"
 	"      --diff                 show content diffs as well\n"
+	"      --wait                 Kubernetes: then wait until every object is healthy\n"
+	"                             (kstatus rules), up to spec.health.timeout\n"
 	"  -o, --output text|json     how to print the result (default: text)\n"
 	"  -q, --quiet                no progress lines on stderr\n"
 	"\n" CLI_SERVER_HELP
 	"      --revision <sha>       with --server: sync this commit, not the ref's newest\n"
 	"      --timeout <duration>   with --server: how long to wait for the run (default 5m)\n"
 	"\n" CLI_COMMON_HELP "\n"
-	"Exit status: 0 when every application synced, 2 on any error.\n"
+	"Exit status: 0 when every application synced (and, with --wait, is healthy),\n"
+	"2 on any error.\n"
 	"\n"
 	"Examples:\n"
 	"  plumb sync -f apps.yaml\n"
@@ -45,23 +51,25 @@ static const char diff_help[] =
 	"usage: plumb diff (-f <file> [--app <name>] | --repo <url> [...]) [options]\n"
 	"   or: plumb diff --server <url> <app> [-o text|json]\n"
 	"\n"
-	"Shows what 'plumb sync' would change on the host, object by object, with a\n"
-	"unified diff of file contents and a line for mode, owner and link changes.\n"
+	"Shows what 'plumb sync' would change, object by object. Host: a unified diff of\n"
+	"file contents and a line for mode, owner and link changes. Kubernetes: the\n"
+	"fields that differ between the live object and a server-side dry run of Git's\n"
+	"(server-managed fields and status left out), and a diff of both as YAML.\n"
 	"Changes nothing. With --server, a running 'plumb serve' fetches and compares one\n"
-	"of the applications of its config, on its host.\n"
+	"of the applications of its config.\n"
 	"\n" CLI_APP_HELP "\n"
 	"Options:\n"
 	"      --prune, --no-prune    count removals (default: the application's policy)\n"
 	"  -o, --output text|json     how to print the differences (default: text)\n"
 	"\n" CLI_SERVER_HELP "\n" CLI_COMMON_HELP "\n"
-	"Exit status: 0 when the host matches Git, 1 when something differs, 2 on error.\n"
+	"Exit status: 0 when the target matches Git, 1 when something differs, 2 on error.\n"
 	"\n"
 	"Examples:\n"
 	"  plumb diff -f apps.yaml --app web\n"
 	"  plumb diff --repo ./ops --path hosts/web --root /srv/test -o json\n"
 	"  PLUMB_TOKEN=... plumb diff --server http://127.0.0.1:7420 web\n";
 
-enum { OPT_DRY_RUN = 1200, OPT_PRUNE, OPT_NO_PRUNE, OPT_DIFF, OPT_REVISION, OPT_TIMEOUT };
+enum { OPT_DRY_RUN = 1200, OPT_PRUNE, OPT_NO_PRUNE, OPT_DIFF, OPT_REVISION, OPT_TIMEOUT, OPT_WAIT };
 
 #define WAIT_DEFAULT_MS (5 * 60 * 1000)
 
@@ -75,6 +83,7 @@ struct sync_args {
 	bool diffs;
 	bool json;
 	bool quiet;
+	bool wait;
 	int prune;
 };
 
@@ -112,6 +121,7 @@ static int parse(const char *command, const char *help, int argc, char **argv,
 		{"prune", no_argument, NULL, OPT_PRUNE},
 		{"no-prune", no_argument, NULL, OPT_NO_PRUNE},
 		{"diff", no_argument, NULL, OPT_DIFF},
+		{"wait", no_argument, NULL, OPT_WAIT},
 		{"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -158,6 +168,10 @@ static int parse(const char *command, const char *help, int argc, char **argv,
 		case OPT_DIFF:
 			args->diffs = true;
 			cli_server_local(&args->server, "--diff");
+			break;
+		case OPT_WAIT:
+			args->wait = true;
+			cli_server_local(&args->server, "--wait");
 			break;
 		case OPT_REVISION:
 			args->revision = optarg;
@@ -218,8 +232,9 @@ static void result_json(struct buf *out, const struct app *app, const struct eng
 		source_commit_json(&r->commit, out);
 	else
 		buf_addstr(out, "null");
-	buf_addf(out, ",\"run\":%lld,\"result\":", (long long)r->run_id);
-	if (err && err->code)
+	buf_addf(out, ",\"run\":%lld,\"health\":\"%s\",\"result\":", (long long)r->run_id,
+		 app_health_name(r->health));
+	if (err && err->code && !(r->run_id && r->result == RUN_SUCCEEDED))
 		buf_addstr(out, "\"failed\"");
 	else if (r->run_id)
 		buf_addf(out, "\"%s\"", run_result_name(r->result));
@@ -282,9 +297,11 @@ int cli_sync_apps(const char *command, struct store *store, struct vec *apps,
 			if (res.plan.changes.len && (eopts->dry_run || rc < 0 || !quiet))
 				plan_print(&res.plan, diffs || eopts->dry_run,
 					   cli_color(STDOUT_FILENO), &out);
+			bool applied = rc == 0 || (res.run_id && res.result == RUN_SUCCEEDED);
+
 			if (rc == 0 && eopts->dry_run)
 				buf_addf(&out, "%s: dry run: nothing was changed\n", app->name);
-			else if (rc == 0)
+			else if (applied)
 				buf_addf(
 					&out,
 					"%s: %s %lld succeeded: %u created, %u updated, %u deleted, "
@@ -294,12 +311,14 @@ int cli_sync_apps(const char *command, struct store *store, struct vec *apps,
 					res.plan.counts[ACTION_UPDATE],
 					res.plan.counts[ACTION_DELETE],
 					res.plan.counts[ACTION_UNCHANGED]);
+			if (applied && res.health == HEALTH_HEALTHY)
+				buf_addf(&out, "%s: healthy\n", app->name);
 		}
 		if (rc < 0) {
 			cli_write_stdout(&out);
 			buf_reset(&out);
 			cli_print_error(&err);
-			if (res.run_id && !json)
+			if (res.run_id && !json && res.result != RUN_SUCCEEDED)
 				fprintf(stderr,
 					"%u of the plan's changes were applied before the "
 					"failure; see 'plumb history %s'\n",
@@ -365,6 +384,7 @@ int cmd_sync(int argc, char **argv)
 	eopts.trigger = "manual";
 	eopts.fetch = true;
 	eopts.progress = !args.quiet && !args.json;
+	eopts.wait = args.wait;
 	rc = cli_sync_apps("sync", store, &apps, &eopts, args.json, args.quiet, args.diffs);
 out:
 	remote_free(remote);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define APP_API_VERSION "plumb.dev/v1"
 /* What an application name may hold: it names a lock file and appears in logs. */
@@ -14,6 +15,7 @@
 
 struct app_ctx {
 	const char *file;
+	char *dir; /* the file's directory, absolute; NULL for stored applications */
 	struct error_list problems;
 };
 
@@ -162,6 +164,7 @@ static void app_defaults(struct app *app)
 	app->retry_factor = 2.0;
 	app->retry_max_backoff_ms = 3 * 60 * 1000;
 	app->health_timeout_ms = 5 * 60 * 1000;
+	app->force_conflicts = true;
 }
 
 static void parse_ref(struct app_ctx *ctx, const struct node *ref, struct app *app)
@@ -191,6 +194,35 @@ static void parse_ref(struct app_ctx *ctx, const struct node *ref, struct app *a
 			   "give one of branch, tag, semver, commit or name in 'spec.source.ref'");
 }
 
+/* destination.kubernetes: a relative kubeconfig is taken from the file's directory. */
+static void parse_kube(struct app_ctx *ctx, const struct node *n, struct app *app)
+{
+	const char *where = "spec.destination.kubernetes";
+	const char *s;
+
+	app->kube = true;
+	if ((s = get_string(ctx, n, "kubeconfig", where, false))) {
+		if (!*s) {
+			app_report(ctx, node_get(n, "kubeconfig"), "'%s.kubeconfig' is empty", where);
+		} else if (s[0] == '/' || !ctx->dir) {
+			app->kubeconfig = xstrdup(s);
+		} else {
+			app->kubeconfig = xasprintf("%s/%s", ctx->dir, s);
+		}
+	}
+	if ((s = get_string(ctx, n, "context", where, false)))
+		app->kube_context = xstrdup(s);
+	if ((s = get_string(ctx, n, "namespace", where, false))) {
+		if (!*s || strlen(s) > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+						     strlen(s))
+			app_report(ctx, node_get(n, "namespace"),
+				   "'%s.namespace' must be a namespace name (a-z, 0-9, '-')", where);
+		else
+			app->kube_namespace = xstrdup(s);
+	}
+	app->force_conflicts = get_bool(ctx, n, "forceConflicts", where, true);
+}
+
 /* Builds one application from a document; problems go to ctx. */
 static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 {
@@ -201,6 +233,8 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 	static const char *const source_fields[] = {"repoURL", "ref", "path", "interval", NULL};
 	static const char *const dest_fields[] = {"host", "kubernetes", NULL};
 	static const char *const host_fields[] = {"root", NULL};
+	static const char *const kube_fields[] = {"kubeconfig", "context", "namespace",
+						  "forceConflicts", NULL};
 	static const char *const policy_fields[] = {"automated", "retry", NULL};
 	static const char *const auto_fields[] = {"prune", "selfHeal", NULL};
 	static const char *const retry_fields[] = {"limit", "backoff", NULL};
@@ -261,10 +295,12 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 	}
 	dest = node_get(spec, "destination");
 	if (dest && check_fields(ctx, dest, "spec.destination", dest_fields)) {
-		if ((n = node_get(dest, "kubernetes")))
-			app_report(ctx, n,
-				   "Kubernetes destinations are not supported yet; use "
-				   "'destination.host'");
+		if (node_get(dest, "kubernetes") && node_get(dest, "host"))
+			app_report(ctx, dest,
+				   "give one of 'host' and 'kubernetes' in 'spec.destination'");
+		if ((n = node_get(dest, "kubernetes")) &&
+		    check_fields(ctx, n, "spec.destination.kubernetes", kube_fields))
+			parse_kube(ctx, n, app);
 		if ((n = node_get(dest, "host")) &&
 		    check_fields(ctx, n, "spec.destination.host", host_fields) &&
 		    (s = get_string(ctx, n, "root", "spec.destination.host", false))) {
@@ -330,12 +366,12 @@ out:
 	return app;
 }
 
-static int load_text(const char *file, const char *text, size_t len, struct vec *out,
-		     struct error *err)
+static int load_text(const char *file, const char *dir, const char *text, size_t len,
+		     struct vec *out, struct error *err)
 {
 	struct arena arena = ARENA_INIT;
 	struct vec docs = VEC_INIT;
-	struct app_ctx ctx = {.file = file};
+	struct app_ctx ctx = {.file = file, .dir = (char *)dir};
 	struct map names = MAP_INIT;
 	struct yaml_doc *doc;
 	size_t i, first = out->len;
@@ -375,6 +411,26 @@ out:
 	return rc;
 }
 
+/* The absolute directory of file (against the working directory when relative). */
+static char *file_dir_absolute(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char *dir = slash ? xstrndup(file, slash == file ? 1 : (size_t)(slash - file))
+			  : xstrdup(".");
+	char *abs;
+
+	if (dir[0] == '/')
+		return dir;
+	abs = realpath(dir, NULL);
+	if (!abs) {
+		char cwd[4096];
+
+		abs = getcwd(cwd, sizeof(cwd)) ? xasprintf("%s/%s", cwd, dir) : xstrdup(dir);
+	}
+	free(dir);
+	return abs;
+}
+
 int app_load_file(const char *file, struct vec *out, struct error *err)
 {
 	struct buf text;
@@ -382,8 +438,12 @@ int app_load_file(const char *file, struct vec *out, struct error *err)
 
 	buf_init(&text, APP_FILE_MAX);
 	rc = buf_read_file(&text, file, err);
-	if (rc == 0)
-		rc = load_text(file, text.data, text.len, out, err);
+	if (rc == 0) {
+		char *dir = file_dir_absolute(file);
+
+		rc = load_text(file, dir, text.data, text.len, out, err);
+		free(dir);
+	}
 	buf_release(&text);
 	return rc;
 }
@@ -391,7 +451,7 @@ int app_load_file(const char *file, struct vec *out, struct error *err)
 int app_from_json(const char *json, struct app **out, struct error *err)
 {
 	struct vec apps = VEC_INIT;
-	int rc = load_text("stored application", json, strlen(json), &apps, err);
+	int rc = load_text("stored application", NULL, json, strlen(json), &apps, err);
 
 	*out = NULL;
 	if (rc == 0 && apps.len == 1)
@@ -480,6 +540,9 @@ void app_free(void *p)
 	free(app->ref_value);
 	free(app->path);
 	free(app->root);
+	free(app->kubeconfig);
+	free(app->kube_context);
+	free(app->kube_namespace);
 	free(app->file);
 	free(app);
 }
@@ -511,8 +574,28 @@ char *app_to_json(const struct app *app)
 		buf_addch(&b, '}');
 	}
 	add_duration(&b, "interval", app->interval_ms, true);
-	buf_addstr(&b, "},\"destination\":{\"host\":{\"root\":");
-	buf_add_json_string(&b, app->root, strlen(app->root));
+	if (app->kube) {
+		buf_addstr(&b, "},\"destination\":{\"kubernetes\":{");
+		if (app->kubeconfig) {
+			buf_addstr(&b, "\"kubeconfig\":");
+			buf_add_json_string(&b, app->kubeconfig, strlen(app->kubeconfig));
+			buf_addch(&b, ',');
+		}
+		if (app->kube_context) {
+			buf_addstr(&b, "\"context\":");
+			buf_add_json_string(&b, app->kube_context, strlen(app->kube_context));
+			buf_addch(&b, ',');
+		}
+		if (app->kube_namespace) {
+			buf_addstr(&b, "\"namespace\":");
+			buf_add_json_string(&b, app->kube_namespace, strlen(app->kube_namespace));
+			buf_addch(&b, ',');
+		}
+		buf_addf(&b, "\"forceConflicts\":%s", app->force_conflicts ? "true" : "false");
+	} else {
+		buf_addstr(&b, "},\"destination\":{\"host\":{\"root\":");
+		buf_add_json_string(&b, app->root, strlen(app->root));
+	}
 	buf_addstr(&b, "}},\"syncPolicy\":{");
 	if (app->automated)
 		buf_addf(&b, "\"automated\":{\"prune\":%s,\"selfHeal\":%s},",

@@ -17,6 +17,12 @@ struct app {
 	char *path;	 /* inside the repository, "" for the top */
 	uint64_t interval_ms;
 	char *root; /* destination.host.root */
+	/* destination.kubernetes (kube set): where and how to apply */
+	bool kube;
+	char *kubeconfig;     /* absolute; NULL: $KUBECONFIG, else ~/.kube/config */
+	char *kube_context;   /* NULL: the kubeconfig's current-context */
+	char *kube_namespace; /* for objects without one; NULL: the context's */
+	bool force_conflicts; /* take fields over from other field managers (default) */
 	bool automated;
 	bool prune;
 	bool self_heal;
@@ -35,7 +41,9 @@ char *app_to_json(const struct app *app);
 /*
  * Reads every Application of a YAML file into out (struct app *). Errors name
  * file:line:col and the field: unknown fields, missing repoURL or name, bad
- * durations, a Kubernetes destination (not supported yet), duplicate names.
+ * durations, both a host and a Kubernetes destination, duplicate names. A
+ * relative destination.kubernetes.kubeconfig is made absolute against the
+ * file's directory.
  */
 int app_load_file(const char *file, struct vec *out, struct error *err);
 /* Rebuilds an application from the JSON of app_to_json. */

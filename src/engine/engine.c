@@ -8,7 +8,7 @@
  * sync treats as managed, so it converges instead of taking plumb's own file
  * over as an "original". Every write itself is atomic (see targets/host).
  */
-#include "engine.h"
+#include "engine_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,18 @@ void engine_request_stop(void)
 	stop_requested = 1;
 }
 
+bool engine_stop_requested(void)
+{
+	return stop_requested != 0;
+}
+
+const char *app_health_name(enum app_health h)
+{
+	static const char *const names[] = {"Unknown", "Healthy", "Progressing", "Degraded"};
+
+	return names[h];
+}
+
 void engine_result_release(struct engine_result *r)
 {
 	plan_release(&r->plan);
@@ -36,6 +48,8 @@ void engine_result_release(struct engine_result *r)
 	objset_free(r->set);
 	tree_free(r->tree);
 	host_target_free(r->target);
+	kube_target_free(r->kube);
+	buf_release(&r->health_why);
 	source_commit_release(&r->commit);
 	source_free(r->source);
 	memset(r, 0, sizeof(*r));
@@ -133,6 +147,8 @@ static int plan_resolved(struct store *store, const struct app *app, const struc
 		return rc;
 	if ((rc = render_tree(out->tree, app->path, NULL, &out->set, err)) < 0)
 		return rc;
+	if (app->kube)
+		return engine_kube_plan(store, app, opts, out, err);
 	if ((rc = host_target_open(&out->target, app->root, err)) < 0)
 		return rc;
 	if ((rc = store_inventory_list(store, app->name, &out->inventory, err)) < 0)
@@ -583,7 +599,8 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 				 app->name, interrupted, interrupted == 1 ? "" : "s");
 	}
 	rc = resolve(app, opts, out, err);
-	if (rc == 0 && !opts->dry_run && unchanged_since_last_sync(store, app, out, &quick))
+	if (rc == 0 && !opts->dry_run && !app->kube &&
+	    unchanged_since_last_sync(store, app, out, &quick))
 		out->plan.counts[ACTION_UNCHANGED] = quick;
 	else if (rc == 0)
 		rc = plan_resolved(store, app, opts, out, err);
@@ -609,6 +626,10 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	ctx.total = out->plan.counts[ACTION_CREATE] + out->plan.counts[ACTION_UPDATE] +
 		    out->plan.counts[ACTION_DELETE];
 
+	if (app->kube) {
+		rc = engine_kube_apply(store, app, opts, out, &run, err);
+		goto finish;
+	}
 	/* leftovers of a crashed write, in every directory we are about to touch */
 	vec_foreach (&out->plan.changes, i, c) {
 		char *dir = xstrdup(c->path);
@@ -653,6 +674,7 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 		}
 	}
 	run.unchanged += quick;
+finish:
 	run.finished = (int64_t)time(NULL);
 	run.result = rc == ERR_CANCELED ? RUN_INTERRUPTED : rc < 0 ? RUN_FAILED : RUN_SUCCEEDED;
 	run.error = rc < 0 ? err->msg : (char *)"";
@@ -671,6 +693,8 @@ int engine_sync(struct store *store, const struct app *app, const struct engine_
 	if (rc < 0)
 		error_prefix(err, "%s: sync %lld %s", app->name, (long long)run.id,
 			     rc == ERR_CANCELED ? "interrupted" : "failed");
+	else if (app->kube && opts->wait && (rc = engine_kube_wait(app, opts, out, err)) < 0)
+		error_prefix(err, "%s: sync %lld applied, but", app->name, (long long)run.id);
 out:
 	vec_release(&batch, NULL);
 	map_release(&swept, NULL);
@@ -742,7 +766,7 @@ int engine_verify(struct store *store, const struct app *app, const struct engin
 		return rc;
 	if ((rc = store_inventory_list(store, app->name, &inventory, err)) < 0)
 		goto out;
-	if (stamps_unchanged(app, &inventory))
+	if (!app->kube && stamps_unchanged(app, &inventory))
 		goto out;
 	vopts.commit = last.revision;
 	vopts.fetch = false;

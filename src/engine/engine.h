@@ -14,6 +14,8 @@
 #include "store/store.h"
 #include "targets/host/host.h"
 
+struct kube_target;
+
 struct engine_opts {
 	const char *data_dir;
 	bool dry_run;
@@ -23,7 +25,19 @@ struct engine_opts {
 	const char *commit;  /* a commit to use instead of resolving the application's ref */
 	bool fetch;	     /* fetch before resolving (false: the cache as it is) */
 	bool progress;	     /* report each change on stderr as it is applied */
+	/* after a sync, wait (up to the application's health timeout) until every
+	 * object is healthy; Kubernetes only (a host's objects are ready when written) */
+	bool wait;
 };
+
+/* An application's health (Kubernetes: kstatus' rules, the worst object wins). */
+enum app_health {
+	HEALTH_UNKNOWN,	    /* not assessed */
+	HEALTH_HEALTHY,	    /* every object Current */
+	HEALTH_PROGRESSING, /* some object is not there yet */
+	HEALTH_DEGRADED,    /* some object failed, or was not healthy in time */
+};
+const char *app_health_name(enum app_health h); /* "Healthy", ... */
 
 /* Everything one reconcile produced; release with engine_result_release. */
 struct engine_result {
@@ -38,7 +52,11 @@ struct engine_result {
 	struct tree *tree;
 	struct objset *set;
 	struct host_target *target;
+	struct kube_target *kube; /* a Kubernetes application's connection */
 	struct vec inventory;
+	/* health (Kubernetes: after a sync with wait, and from engine_health) */
+	enum app_health health;
+	struct buf health_why; /* a line per object not healthy: "Deployment/web (demo): ..." */
 };
 
 /* Fetches (if asked), renders and plans, writing nothing. */
@@ -73,6 +91,13 @@ int engine_verify(struct store *store, const struct app *app, const struct engin
  * applied is recorded, and the run ends as interrupted (ERR_CANCELED).
  */
 void engine_request_stop(void);
+
+/*
+ * The health of a planned Kubernetes application's objects, from the live
+ * objects the plan read (result->health and health_why). Host applications
+ * are left HEALTH_UNKNOWN: their health is the last sync's result.
+ */
+void engine_health(struct engine_result *result);
 
 /* Opens (creating it if needed) <data_dir>/plumb.db. */
 int engine_open_store(const char *data_dir, struct store **out, struct error *err);

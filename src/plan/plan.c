@@ -21,7 +21,7 @@ const char *action_name(enum action action)
 	return names[action];
 }
 
-static void change_free(void *p)
+void change_free(void *p)
 {
 	struct change *c = p;
 
@@ -29,6 +29,8 @@ static void change_free(void *p)
 	free(c->display);
 	free(c->path);
 	host_resource_free(c->resource);
+	free(c->url);
+	free(c->body);
 	buf_release(&c->summary);
 	buf_release(&c->diff);
 	free(c);

@@ -14,6 +14,8 @@
 #include "store/store.h"
 #include "targets/host/host.h"
 
+struct kube_resource;
+
 enum action {
 	ACTION_UNCHANGED,
 	ACTION_CREATE,
@@ -39,6 +41,15 @@ struct change {
 	struct buf summary; /* one line: "content, mode 0644 -> 0600" */
 	struct buf diff;    /* unified diff of content and readable lines, may be empty */
 	char hash[SHA256_HEX_LEN + 1]; /* desired state hash, for the inventory */
+	/* Kubernetes objects (the nodes live in the target's arena) */
+	const struct kube_resource *kres; /* NULL until served (a CRD of this set) */
+	char *url;	     /* the object's API path */
+	char *body;	     /* the object as applied (JSON: namespace, plumb's label) */
+	struct node *live;   /* as the API server holds it, NULL if absent */
+	struct node *dryrun; /* what a server-side apply would make of it */
+	int stage;	     /* 0: CRDs and Namespaces, 1: cluster-scoped, 2: namespaced */
+	bool deferred; /* its namespace or CRD is created by this sync: dry run after stage 0 */
+	bool keep;     /* not in Git but not pruned: no plumb label, or prune disabled */
 };
 
 struct plan {
@@ -62,6 +73,8 @@ int plan_build_host(struct host_target *target, const struct objset *desired, st
 		    const struct vec *inventory, const struct plan_opts *opts, struct plan *out,
 		    struct error *err);
 void plan_release(struct plan *plan);
+/* Frees one change (struct change *), as plan_release does each. */
+void change_free(void *change);
 bool plan_has_changes(const struct plan *plan);
 const char *action_name(enum action action);
 

@@ -171,4 +171,26 @@ const char *kube_health_name(enum kube_health h); /* "Current", "InProgress", ..
  */
 enum kube_health kube_health_of(const struct node *obj, int64_t now, struct buf *why);
 
+/* ---- compare.c: what differs between a live object and what Git wants ---- */
+
+struct arena;
+
+/*
+ * A deep copy of a Kubernetes object (in arena) without what the API server
+ * manages: metadata.managedFields, resourceVersion, uid, generation,
+ * creationTimestamp and selfLink, and status. Empty labels or annotations
+ * left behind are dropped too.
+ */
+struct node *kube_strip_server_fields(struct arena *arena, const struct node *obj);
+
+/*
+ * Compares two stripped objects field by field: 1 if they differ, 0 if not.
+ * Appends to summary (if not NULL) each differing field as "spec.replicas: 3
+ * -> 1" ("added", "removed", "changed" for long or non-scalar values; at most
+ * 8, then "and N more"), and to diff (if not NULL) a unified diff of the two as
+ * YAML, labelled live/<label> and git/<label>. live may be NULL (absent).
+ */
+int kube_compare(const struct node *live, const struct node *want, const char *label,
+		 struct buf *summary, struct buf *diff);
+
 #endif

@@ -1,0 +1,1126 @@
+/*
+ * The Kubernetes side of a reconcile.
+ *
+ * Plan: every object gets the destination's namespace (when it is namespaced
+ * and has none) and the label plumb.dev/app, and is read live and dry-run
+ * with server-side apply; the dry run's result compared with the live object
+ * (without the fields the server manages) says whether it changes. An object
+ * whose namespace or CustomResourceDefinition this very set creates cannot be
+ * dry-run before they exist: it is checked right after stage 0, before any
+ * other write. An object whose inventory hash and resourceVersion are both
+ * as plumb left them is unchanged without a dry run.
+ *
+ * Apply: pending inventory entries first (one transaction), then stage 0
+ * (CRDs and Namespaces, waiting until each CRD is Established and refreshing
+ * discovery), stage 1 (other cluster-scoped objects), stage 2 (namespaced),
+ * each stage's objects in parallel over one HTTP/2 connection; then prunes in
+ * reverse stage order with Background propagation, never an object without
+ * plumb's label or annotated plumb.dev/prune: disabled. An entry is confirmed
+ * only for an object the server accepted.
+ */
+#include "engine_int.h"
+
+#include "targets/kube/kube.h"
+#include "yaml/yaml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FIELD_MANAGER	 "plumb"
+#define APP_LABEL	 "plumb.dev/app"
+#define PRUNE_ANNOTATION "plumb.dev/prune"
+#define KUBE_PARALLEL	 32
+#define CRD_GROUP	 "apiextensions.k8s.io"
+#define CRD_WAIT_MS	 (60 * 1000)
+#define CONNECT_ATTEMPTS 3
+
+struct kube_target {
+	struct kube_config *cfg;
+	struct kube_client *client;
+	struct arena arena; /* objects as applied, live, dry-run */
+	struct map crds;    /* "group/version/kind" -> struct kube_resource * of a CRD in the set */
+	const char *namespace;
+};
+
+void kube_target_free(struct kube_target *t)
+{
+	if (!t)
+		return;
+	kube_client_free(t->client);
+	kube_config_free(t->cfg);
+	map_release(&t->crds, NULL);
+	arena_release(&t->arena);
+	free(t);
+}
+
+/* ---- connection ---- */
+
+static bool use_in_cluster(const struct app *app)
+{
+	const char *home = getenv("HOME");
+	char *path;
+	bool none;
+
+	if (app->kubeconfig || getenv("KUBECONFIG") || !getenv("KUBERNETES_SERVICE_HOST"))
+		return false;
+	path = xasprintf("%s/.kube/config", home ? home : "");
+	none = access(path, F_OK) != 0;
+	free(path);
+	return none;
+}
+
+/* Loads the config, runs a credential plugin if needed, and discovers (retrying). */
+static int kube_connect(const struct app *app, struct kube_target **out, struct error *err)
+{
+	struct kube_config_opts o = {.kubeconfig = app->kubeconfig, .context = app->kube_context};
+	struct kube_target *t = xcalloc(1, sizeof(*t));
+	int rc;
+
+	*out = t;
+	rc = use_in_cluster(app) ? kube_config_in_cluster(&o, &t->cfg, err)
+				 : kube_config_load(&o, &t->cfg, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = kube_config_refresh(t->cfg, false, err)) < 0)
+		return rc;
+	if ((rc = kube_client_new(t->cfg, &t->client, err)) < 0)
+		return rc;
+	t->namespace = app->kube_namespace ? app->kube_namespace : t->cfg->namespace;
+	/* an API server that is restarting or briefly unreachable gets a few tries */
+	for (unsigned attempt = 1;; attempt++) {
+		rc = kube_discover(t->client, false, err);
+		if ((rc != ERR_NETWORK && rc != ERR_TIMEOUT) || attempt == CONNECT_ATTEMPTS)
+			break;
+		log_warn("%s: %s; trying again in %u s", app->name, err->msg, attempt);
+		sleep(attempt);
+		error_clear(err);
+	}
+	if (rc < 0)
+		error_prefix(err, "Kubernetes API server %s (context '%s' of %s)", t->cfg->server,
+			     t->cfg->context, t->cfg->source);
+	return rc;
+}
+
+/* ---- helpers ---- */
+
+static struct node *parse_object(struct arena *arena, const struct kube_response *r)
+{
+	struct vec docs = VEC_INIT;
+	struct node *root = NULL;
+
+	if (r->body.len &&
+	    yaml_parse(arena, "response", r->body.data, r->body.len, NULL, &docs, NULL) == 0 &&
+	    docs.len == 1 && ((struct yaml_doc *)docs.items[0])->root->type == NODE_MAP)
+		root = ((struct yaml_doc *)docs.items[0])->root;
+	vec_release(&docs, NULL);
+	return root;
+}
+
+static const char *meta_string(const struct node *obj, const char *key)
+{
+	return node_string(node_get(node_get(obj, "metadata"), key));
+}
+
+static const char *label_of(const struct node *obj, const char *key)
+{
+	return node_string(node_get(node_get(node_get(obj, "metadata"), "labels"), key));
+}
+
+static const char *annotation_of(const struct node *obj, const char *key)
+{
+	return node_string(node_get(node_get(node_get(obj, "metadata"), "annotations"), key));
+}
+
+/* Flux's inventory id: "<namespace>_<name>_<group>_<kind>". */
+static char *inventory_id(const char *ns, const char *name, const char *group, const char *kind)
+{
+	return xasprintf("%s_%s_%s_%s", ns ? ns : "", name, group ? group : "", kind);
+}
+
+static int stage_of(const char *group, const char *kind, bool namespaced)
+{
+	if ((strcmp(group, CRD_GROUP) == 0 && strcmp(kind, "CustomResourceDefinition") == 0) ||
+	    (!group[0] && strcmp(kind, "Namespace") == 0))
+		return 0;
+	return namespaced ? 2 : 1;
+}
+
+static bool is_crd(const struct change *c)
+{
+	return c->desired && strcmp(c->desired->id.group, CRD_GROUP) == 0 &&
+	       strcmp(c->desired->id.kind, "CustomResourceDefinition") == 0;
+}
+
+static bool is_namespace(const struct change *c)
+{
+	return c->desired && !c->desired->id.group[0] &&
+	       strcmp(c->desired->id.kind, "Namespace") == 0;
+}
+
+/* The apply URL of a change: its path with the apply parameters. */
+static char *apply_url(const struct app *app, const struct change *c, bool dry_run)
+{
+	return xasprintf("%s?fieldManager=" FIELD_MANAGER "&fieldValidation=Strict%s%s", c->url,
+			 app->force_conflicts ? "&force=true" : "", dry_run ? "&dryRun=All" : "");
+}
+
+static void call_release(struct kube_call *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		kube_response_release(&calls[i].response);
+		free((char *)calls[i].path);
+	}
+	free(calls);
+}
+
+/* "Deployment/web (demo)" for messages; "Namespace/demo" when cluster-scoped. */
+static char *object_name(const struct change *c)
+{
+	return c->path && *c->path ? xasprintf("%s (%s)", c->display, c->path)
+				   : xstrdup(c->display);
+}
+
+/* Adds advice to a refusal that has an obvious next step. */
+static void add_hint(const struct app *app, int code, struct error *e)
+{
+	if (code == ERR_CONFLICT && strstr(e->msg, "conflict with") && !app->force_conflicts)
+		error_set(
+			e, code,
+			"%s (another field manager owns the field: stop setting it in Git, or "
+			"set forceConflicts: true in spec.destination.kubernetes to take it over)",
+			e->msg);
+	else if (code == ERR_AUTH)
+		error_set(e, code, "%s (the kubeconfig's user may not do this: check its RBAC)",
+			  e->msg);
+}
+
+/* ---- plan ---- */
+
+/* The resources a CustomResourceDefinition of the set will serve, by "group/version/kind". */
+static void note_crd(struct kube_target *t, const struct obj *obj)
+{
+	const struct node *spec = node_get(obj->root, "spec");
+	const struct node *names = node_get(spec, "names");
+	const char *group = node_string(node_get(spec, "group"));
+	const char *kind = node_string(node_get(names, "kind"));
+	const char *plural = node_string(node_get(names, "plural"));
+	const char *scope = node_string(node_get(spec, "scope"));
+	const struct node *versions = node_get(spec, "versions");
+
+	if (!group || !kind || !plural || !versions || versions->type != NODE_SEQ)
+		return; /* the dry run says what is wrong with it */
+	for (size_t i = 0; i < versions->count; i++) {
+		const char *version = node_string(node_get(versions->items[i], "name"));
+		struct kube_resource *res;
+		char *key;
+
+		if (!version)
+			continue;
+		res = arena_alloc(&t->arena, sizeof(*res));
+		res->group = arena_strdup(&t->arena, group);
+		res->version = arena_strdup(&t->arena, version);
+		res->kind = arena_strdup(&t->arena, kind);
+		res->resource = arena_strdup(&t->arena, plural);
+		res->namespaced = !scope || strcmp(scope, "Cluster") != 0;
+		key = xasprintf("%s/%s/%s", group, version, kind);
+		map_put(&t->crds, key, res);
+		free(key);
+	}
+}
+
+static const struct kube_resource *crd_resource(struct kube_target *t, const struct obj_id *id)
+{
+	char *key = xasprintf("%s/%s/%s", id->group, id->version, id->kind);
+	const struct kube_resource *res = map_get(&t->crds, key);
+
+	free(key);
+	return res;
+}
+
+struct kplan {
+	struct kube_target *t;
+	const struct app *app;
+	struct plan *plan;
+	struct map keys; /* inventory id -> struct change * */
+	struct error_list problems;
+	bool refreshed;
+};
+
+/* The served resource of (group, version, kind), refreshing discovery once if unknown. */
+static const struct kube_resource *find_resource(struct kplan *kp, const char *group,
+						 const char *version, const char *kind)
+{
+	const struct kube_resource *res = kube_resource_find(kp->t->client, group, version, kind);
+
+	if (!res && !kp->refreshed) {
+		kp->refreshed = true;
+		if (kube_discover(kp->t->client, true, NULL) == 0)
+			res = kube_resource_find(kp->t->client, group, version, kind);
+	}
+	return res;
+}
+
+/* The change for a desired object: what to send, where, in which stage. */
+static void add_desired(struct kplan *kp, const struct obj *obj)
+{
+	struct kube_target *t = kp->t;
+	const struct obj_id *id = &obj->id;
+	const struct kube_resource *res = find_resource(kp, id->group, id->version, id->kind);
+	struct change *c;
+	struct node *body, *meta, *labels;
+	struct buf json = BUF_INIT;
+	uint8_t digest[SHA256_LEN];
+	const char *ns = NULL;
+	bool deferred = false;
+
+	if (!res && (res = crd_resource(t, id)))
+		deferred = true; /* served once this set's CRD is applied */
+	if (!res) {
+		error_list_add(&kp->problems, ERR_INVALID,
+			       "%s:%u: %s/%s: the API server does not serve kind '%s' in '%s%s%s' "
+			       "(no CustomResourceDefinition in the cluster or in this set "
+			       "defines it; 'kubectl api-resources' lists what it serves)",
+			       obj->file, obj->line, id->kind, id->name, id->kind, id->group,
+			       id->group[0] ? "/" : "", id->version);
+		return;
+	}
+	body = node_clone(&t->arena, obj->root);
+	meta = node_map_child(&t->arena, body, "metadata");
+	if (res->namespaced) {
+		ns = node_string(node_get(meta, "namespace"));
+		if (!ns || !*ns) {
+			ns = t->namespace;
+			node_map_set(&t->arena, meta, "namespace", node_new_cstr(&t->arena, ns));
+		}
+	} else {
+		node_map_del(meta, "namespace");
+	}
+	labels = node_map_child(&t->arena, meta, "labels");
+	node_map_set(&t->arena, labels, APP_LABEL, node_new_cstr(&t->arena, kp->app->name));
+
+	c = xcalloc(1, sizeof(*c));
+	c->key = inventory_id(ns, id->name, id->group, id->kind);
+	c->display = xasprintf("%s/%s", id->kind, id->name);
+	c->path = xstrdup(ns ? ns : "");
+	c->desired = obj;
+	c->kres = res;
+	c->url = kube_object_path(res, ns, id->name);
+	c->stage = stage_of(id->group, id->kind, res->namespaced);
+	c->deferred = deferred;
+	c->dryrun = body; /* until the server's answer replaces it */
+	node_emit_json(body, 0, &json);
+	c->body = buf_detach(&json, NULL);
+	sha256(c->body, strlen(c->body), digest);
+	hex_encode(digest, SHA256_LEN, c->hash);
+	if (map_has(&kp->keys, c->key)) {
+		const struct change *other = map_get(&kp->keys, c->key);
+
+		error_list_add(&kp->problems, ERR_INVALID,
+			       "%s:%u: %s: the same object as at %s:%u (one object per kind, "
+			       "namespace and name)",
+			       obj->file, obj->line, c->display, other->desired->file,
+			       other->desired->line);
+		change_free(c);
+		return;
+	}
+	map_put(&kp->keys, c->key, c);
+	vec_push(&kp->plan->changes, c);
+}
+
+/* GETs the live object of each change in todo (NULL when absent); 404 is not an error. */
+static void read_live(struct kplan *kp, struct change **todo, size_t n)
+{
+	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+
+	for (size_t i = 0; i < n; i++) {
+		calls[i].method = "GET";
+		calls[i].path = xstrdup(todo[i]->url);
+	}
+	kube_request_many(kp->t->client, calls, n, KUBE_PARALLEL);
+	for (size_t i = 0; i < n; i++) {
+		struct change *c = todo[i];
+		const struct kube_call *k = &calls[i];
+		struct error e = ERROR_INIT;
+		char *name = object_name(c);
+
+		c->live = NULL;
+		if (k->rc < 0) {
+			error_list_add(&kp->problems, k->rc, "%s: %s", name, k->err.msg);
+		} else if (k->response.status == 200) {
+			c->live = parse_object(&kp->t->arena, &k->response);
+		} else if (k->response.status != 404) {
+			int code = kube_status_error(&k->response, &e);
+
+			add_hint(kp->app, code, &e);
+			error_list_add(&kp->problems, code, "%s: reading it: %s", name, e.msg);
+		}
+		free(name);
+	}
+	call_release(calls, n);
+}
+
+/*
+ * Server-side dry runs of the changes in todo: each gets the would-be object
+ * in dryrun, or a problem naming its file:line. Returns how many were refused.
+ */
+static unsigned dry_run(struct kube_target *t, const struct app *app, struct change **todo,
+			size_t n, struct error_list *problems)
+{
+	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+	unsigned refused = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		calls[i].method = "PATCH";
+		calls[i].path = apply_url(app, todo[i], true);
+		calls[i].content_type = "application/apply-patch+yaml";
+		calls[i].body = todo[i]->body;
+		calls[i].len = strlen(todo[i]->body);
+	}
+	kube_request_many(t->client, calls, n, KUBE_PARALLEL);
+	for (size_t i = 0; i < n; i++) {
+		struct change *c = todo[i];
+		const struct kube_call *k = &calls[i];
+		struct error e = ERROR_INIT;
+		char *name = object_name(c);
+		int code;
+
+		if (k->rc < 0) {
+			code = k->rc;
+			error_set(&e, code, "%s", k->err.msg);
+		} else if ((code = kube_status_error(&k->response, &e)) == 0) {
+			struct node *obj = parse_object(&t->arena, &k->response);
+
+			if (obj)
+				c->dryrun = obj;
+			else
+				code = error_set(&e, ERR_INTERNAL,
+						 "the dry run's answer is not an object");
+		}
+		if (code < 0) {
+			add_hint(app, code, &e);
+			error_list_add(problems, code, "%s:%u: %s: %s", c->desired->file,
+				       c->desired->line, name, e.msg);
+			refused++;
+		}
+		free(name);
+	}
+	call_release(calls, n);
+	return refused;
+}
+
+/* Sets action, summary and diff of a desired change from live and dryrun. */
+static void compare(struct kube_target *t, struct change *c)
+{
+	char *label = xasprintf("%s%s%s", c->path, *c->path ? "/" : "", c->display);
+	struct node *want = kube_strip_server_fields(&t->arena, c->dryrun);
+
+	if (!c->live) {
+		c->action = ACTION_CREATE;
+		kube_compare(NULL, want, label, NULL, &c->diff);
+	} else {
+		struct node *live = kube_strip_server_fields(&t->arena, c->live);
+
+		c->action = kube_compare(live, want, label, &c->summary, &c->diff)
+				    ? ACTION_UPDATE
+				    : ACTION_UNCHANGED;
+	}
+	free(label);
+}
+
+/* Nothing touched it since plumb applied this very object: no dry run needed. */
+static bool untouched(const struct change *c)
+{
+	const struct inventory_entry *e = c->inventory;
+	const char *rv = c->live ? meta_string(c->live, "resourceVersion") : NULL;
+
+	return e && !e->pending && rv && e->live_stamp[0] && strcmp(e->live_stamp, rv) == 0 &&
+	       strcmp(e->hash, c->hash) == 0;
+}
+
+/* A change that removes (or keeps) what the inventory has and Git no longer does. */
+static struct change *add_stale(struct kplan *kp, const struct inventory_entry *e)
+{
+	struct arena *arena = &kp->t->arena;
+	struct vec docs = VEC_INIT;
+	const struct node *obj = NULL;
+	const char *api, *kind, *name, *ns, *slash;
+	const struct kube_resource *res = NULL;
+	struct change *c = xcalloc(1, sizeof(*c));
+
+	c->key = xstrdup(e->key);
+	c->inventory = e;
+	c->action = ACTION_DELETE;
+	if (yaml_parse(arena, "inventory", e->object_json, strlen(e->object_json), NULL, &docs,
+		       NULL) == 0 &&
+	    docs.len == 1)
+		obj = ((struct yaml_doc *)docs.items[0])->root;
+	vec_release(&docs, NULL);
+	api = node_string(node_get(obj, "apiVersion"));
+	kind = node_string(node_get(obj, "kind"));
+	name = meta_string(obj, "name");
+	ns = meta_string(obj, "namespace");
+	c->display = xasprintf("%s/%s", kind ? kind : e->kind, name ? name : e->name);
+	c->path = xstrdup(ns ? ns : "");
+	if (api && kind && name) {
+		char *group = (slash = strchr(api, '/')) ? xstrndup(api, (size_t)(slash - api))
+							 : xstrdup("");
+
+		res = find_resource(kp, group, slash ? slash + 1 : api, kind);
+		c->stage = stage_of(group, kind, res ? res->namespaced : ns != NULL);
+		free(group);
+	}
+	if (res) {
+		c->kres = res;
+		c->url = kube_object_path(res, ns, name);
+	} else {
+		buf_addstr(&c->summary, "already gone: its kind is no longer served");
+	}
+	vec_push(&kp->plan->changes, c);
+	return c;
+}
+
+/* Decides, from the live object, whether a stale object is pruned or kept. */
+static void judge_stale(struct kplan *kp, struct change *c, bool prune)
+{
+	const char *owner = c->live ? label_of(c->live, APP_LABEL) : NULL;
+	const char *policy = c->live ? annotation_of(c->live, PRUNE_ANNOTATION) : NULL;
+
+	if (!c->url)
+		return;
+	if (!c->live) {
+		buf_addstr(&c->summary, "already gone");
+	} else if (!owner || strcmp(owner, kp->app->name) != 0) {
+		c->keep = c->orphan = true;
+		c->action = ACTION_UNCHANGED;
+		buf_addf(&c->summary, "kept: it does not carry the label %s=%s", APP_LABEL,
+			 kp->app->name);
+	} else if (policy && strcmp(policy, "disabled") == 0) {
+		c->keep = c->orphan = true;
+		c->action = ACTION_UNCHANGED;
+		buf_addstr(&c->summary, "kept: annotated " PRUNE_ANNOTATION ": disabled");
+	} else if (!prune) {
+		c->orphan = true;
+		c->action = ACTION_UNCHANGED;
+		kp->plan->orphans++;
+	}
+}
+
+/* Stages in order for what is applied; deletes last, in reverse stage order. */
+static int kube_order(const void *pa, const void *pb)
+{
+	const struct change *a = *(const struct change *const *)pa;
+	const struct change *b = *(const struct change *const *)pb;
+	bool da = !a->desired, db = !b->desired;
+
+	if (da != db)
+		return da ? 1 : -1;
+	if (a->stage != b->stage)
+		return da ? b->stage - a->stage : a->stage - b->stage;
+	return 0;
+}
+
+int engine_kube_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
+		     struct engine_result *out, struct error *err)
+{
+	struct kplan kp = {.app = app, .plan = &out->plan};
+	struct map inv = MAP_INIT, new_ns = MAP_INIT;
+	struct vec todo = VEC_INIT, stale = VEC_INIT;
+	struct inventory_entry *e;
+	struct change *c;
+	const struct obj *obj;
+	size_t i;
+	int rc;
+
+	if ((rc = kube_connect(app, &out->kube, err)) < 0)
+		return rc;
+	kp.t = out->kube;
+	if ((rc = store_inventory_list(store, app->name, &out->inventory, err)) < 0)
+		return rc;
+	vec_foreach (&out->inventory, i, e)
+		map_put(&inv, e->key, e);
+
+	/* 1. what to send where */
+	vec_foreach (&out->set->objs, i, obj)
+		if (strcmp(obj->id.group, CRD_GROUP) == 0 &&
+		    strcmp(obj->id.kind, "CustomResourceDefinition") == 0)
+			note_crd(kp.t, obj);
+	vec_foreach (&out->set->objs, i, obj)
+		add_desired(&kp, obj);
+	if ((rc = error_list_finish(&kp.problems, err)) < 0)
+		goto out;
+	vec_foreach (&out->plan.changes, i, c)
+		c->inventory = map_get(&inv, c->key);
+
+	/* 2. CRDs and Namespaces as they are: which namespaces are new */
+	vec_foreach (&out->plan.changes, i, c)
+		if (c->stage == 0)
+			vec_push(&todo, c);
+	read_live(&kp, (struct change **)todo.items, todo.len);
+	vec_foreach (&todo, i, c)
+		if (is_namespace(c) && !c->live)
+			map_put(&new_ns, c->desired->id.name, NULL);
+	todo.len = 0;
+
+	/* 3. everything else as it is, and the objects plumb applied before */
+	vec_foreach (&out->plan.changes, i, c) {
+		if (c->stage == 2 && map_has(&new_ns, c->path))
+			c->deferred = true;
+		if (c->stage != 0 && !c->deferred)
+			vec_push(&todo, c);
+	}
+	vec_foreach (&out->inventory, i, e)
+		if (!map_has(&kp.keys, e->key) && (c = add_stale(&kp, e))->url)
+			vec_push(&todo, c);
+	read_live(&kp, (struct change **)todo.items, todo.len);
+	if ((rc = error_list_finish(&kp.problems, err)) < 0)
+		goto out;
+
+	/* 4. the dry run of what may change */
+	todo.len = 0;
+	vec_foreach (&out->plan.changes, i, c) {
+		if (!c->desired)
+			continue;
+		if (c->deferred || untouched(c))
+			continue;
+		vec_push(&todo, c);
+	}
+	dry_run(kp.t, app, (struct change **)todo.items, todo.len, &kp.problems);
+	if ((rc = error_list_finish(&kp.problems, err)) < 0)
+		goto out;
+
+	/* 5. compare */
+	vec_foreach (&out->plan.changes, i, c) {
+		if (!c->desired)
+			judge_stale(&kp, c, opts->prune < 0 ? app->prune : opts->prune > 0);
+		else if (c->deferred)
+			compare(kp.t, c);
+		else if (untouched(c))
+			c->action = ACTION_UNCHANGED;
+		else
+			compare(kp.t, c);
+	}
+	vec_sort(&out->plan.changes, kube_order);
+	vec_foreach (&out->plan.changes, i, c)
+		if (!c->orphan)
+			out->plan.counts[c->action]++;
+out:
+	if (rc < 0)
+		plan_release(&out->plan);
+	error_list_finish(&kp.problems, NULL);
+	map_release(&kp.keys, NULL);
+	map_release(&inv, NULL);
+	map_release(&new_ns, NULL);
+	vec_release(&todo, NULL);
+	vec_release(&stale, NULL);
+	return rc;
+}
+
+/* ---- health ---- */
+
+static enum app_health worse(enum app_health a, enum kube_health h)
+{
+	enum app_health b = h == KUBE_CURRENT  ? HEALTH_HEALTHY
+			    : h == KUBE_FAILED ? HEALTH_DEGRADED
+					       : HEALTH_PROGRESSING;
+
+	if (a == HEALTH_UNKNOWN)
+		return b;
+	return b > a ? b : a;
+}
+
+/* Health of the desired objects from their live state; the reasons into why. */
+static enum app_health assess(const struct plan *plan, struct buf *why)
+{
+	enum app_health health = HEALTH_HEALTHY;
+	int64_t now = (int64_t)time(NULL);
+	struct buf reason = BUF_INIT;
+	const struct change *c;
+	size_t i;
+
+	buf_reset(why);
+	vec_foreach (&plan->changes, i, c) {
+		enum kube_health h;
+		char *name;
+
+		if (!c->desired)
+			continue;
+		buf_reset(&reason);
+		if (!c->live) {
+			h = KUBE_IN_PROGRESS;
+			buf_addstr(&reason, "not found");
+		} else {
+			h = kube_health_of(c->live, now, &reason);
+		}
+		health = worse(health, h);
+		if (h == KUBE_CURRENT)
+			continue;
+		name = object_name(c);
+		buf_addf(why, "%s: %s%s%s\n", name, kube_health_name(h), reason.len ? ": " : "",
+			 reason.len ? reason.data : "");
+		free(name);
+	}
+	buf_release(&reason);
+	return health;
+}
+
+void engine_health(struct engine_result *res)
+{
+	if (!res->kube)
+		return;
+	res->health = assess(&res->plan, &res->health_why);
+}
+
+int engine_kube_wait(const struct app *app, const struct engine_opts *opts,
+		     struct engine_result *res, struct error *err)
+{
+	uint64_t deadline = time_monotonic_ms() + app->health_timeout_ms;
+	struct vec todo = VEC_INIT;
+	struct kplan kp = {.t = res->kube, .app = app, .plan = &res->plan};
+	struct change *c;
+	size_t i;
+	int rc = 0;
+
+	vec_foreach (&res->plan.changes, i, c)
+		if (c->desired && c->url)
+			vec_push(&todo, c);
+	for (unsigned round = 0;; round++) {
+		if (round) {
+			read_live(&kp, (struct change **)todo.items, todo.len);
+			if ((rc = error_list_finish(&kp.problems, err)) < 0)
+				break;
+		}
+		res->health = assess(&res->plan, &res->health_why);
+		if (res->health == HEALTH_HEALTHY)
+			break;
+		if (engine_stop_requested()) {
+			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
+			break;
+		}
+		if (time_monotonic_ms() >= deadline) {
+			char *timeout = xasprintf(
+				"%llus", (unsigned long long)(app->health_timeout_ms / 1000));
+
+			res->health = HEALTH_DEGRADED;
+			rc = error_set(err, ERR_TIMEOUT,
+				       "not healthy after %s (spec.health.timeout):\n%.*s", timeout,
+				       (int)(res->health_why.len ? res->health_why.len - 1 : 0),
+				       res->health_why.data ? res->health_why.data : "");
+			free(timeout);
+			break;
+		}
+		if (opts->progress && round % 5 == 0 && res->health_why.len)
+			fprintf(stderr, "waiting for health: %.*s\n",
+				(int)strcspn(res->health_why.data, "\n"), res->health_why.data);
+		usleep(round < 10 ? 200 * 1000 : 1000 * 1000);
+	}
+	error_list_finish(&kp.problems, NULL);
+	vec_release(&todo, NULL);
+	return rc;
+}
+
+/* ---- apply ---- */
+
+struct kapply {
+	struct store *store;
+	const struct app *app;
+	const struct engine_opts *opts;
+	struct engine_result *res;
+	struct store_run *run;
+	unsigned done, total;
+	bool tty;
+};
+
+static void progress(struct kapply *ka, const char *verb, const struct change *c)
+{
+	if (!ka->opts->progress)
+		return;
+	ka->done++;
+	if (ka->tty) {
+		fprintf(stderr, "\r\033[K[%u/%u] %s %s %s", ka->done, ka->total, verb, c->display,
+			c->path);
+		if (ka->done == ka->total || strcmp(verb, "FAILED") == 0)
+			fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "[%u/%u] %s %s %s\n", ka->done, ka->total, verb, c->display,
+			c->path);
+	}
+}
+
+static int record(struct kapply *ka, const struct change *c, const char *action, const char *result,
+		  const char *message, struct error *err)
+{
+	struct store_run_object o = {
+		.key = c->key,
+		.display = c->display,
+		.path = c->path,
+		.action = (char *)action,
+		.result = (char *)result,
+		.message = (char *)(message ? message : ""),
+	};
+
+	return store_run_object_add(ka->store, ka->run->id, &o, err);
+}
+
+static int put_entry(struct kapply *ka, const struct change *c, bool pending, const char *stamp,
+		     struct error *err)
+{
+	struct inventory_entry e = {0};
+
+	e.key = c->key;
+	e.kind = (char *)c->desired->id.kind;
+	e.name = (char *)c->desired->id.name;
+	e.path = c->path;
+	e.hash = (char *)c->hash;
+	e.revision = ka->res->commit.sha;
+	e.created = c->inventory ? c->inventory->created : c->action == ACTION_CREATE;
+	e.pending = pending;
+	e.object_json = c->body;
+	e.live_stamp = (char *)(stamp ? stamp : "");
+	return store_inventory_put(ka->store, ka->app->name, &e, err);
+}
+
+/* What the inventory needs for an unchanged object: a newer stamp, or a new hash. */
+static bool entry_stale(const struct change *c)
+{
+	const char *rv = c->live ? meta_string(c->live, "resourceVersion") : NULL;
+
+	return !c->inventory || c->inventory->pending || strcmp(c->inventory->hash, c->hash) != 0 ||
+	       !rv || strcmp(c->inventory->live_stamp, rv) != 0;
+}
+
+/*
+ * Applies the changes of one stage in parallel. Every answer is recorded: the
+ * accepted ones confirmed in the inventory with their new resourceVersion, the
+ * refused ones as failed (and a new object's pending entry dropped). Returns
+ * the first failure.
+ */
+static int apply_stage(struct kapply *ka, struct change **todo, size_t n, struct error *err)
+{
+	struct kube_target *t = ka->res->kube;
+	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+	int rc = 0, failed = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		calls[i].method = "PATCH";
+		calls[i].path = apply_url(ka->app, todo[i], false);
+		calls[i].content_type = "application/apply-patch+yaml";
+		calls[i].body = todo[i]->body;
+		calls[i].len = strlen(todo[i]->body);
+	}
+	kube_request_many(t->client, calls, n, KUBE_PARALLEL);
+	if ((rc = store_begin(ka->store, err)) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct change *c = todo[i];
+		struct kube_call *k = &calls[i];
+		struct error e = ERROR_INIT;
+		int code = k->rc;
+
+		if (code < 0)
+			error_set(&e, code, "%s", k->err.msg);
+		else
+			code = kube_status_error(&k->response, &e);
+		if (code == 0) {
+			struct node *live = parse_object(&t->arena, &k->response);
+			const char *rv = live ? meta_string(live, "resourceVersion") : NULL;
+
+			if (live)
+				c->live = live;
+			rc = put_entry(ka, c, false, rv, err);
+			if (rc == 0)
+				rc = record(ka, c, action_name(c->action), "ok", NULL, err);
+			if (c->action == ACTION_CREATE)
+				ka->run->created++;
+			else
+				ka->run->updated++;
+			ka->res->applied++;
+			progress(ka, c->action == ACTION_CREATE ? "created" : "updated", c);
+		} else {
+			char *name = object_name(c);
+
+			add_hint(ka->app, code, &e);
+			if (!failed)
+				failed = error_set(err, code, "%s:%u: %s: %s", c->desired->file,
+						   c->desired->line, name, e.msg);
+			free(name);
+			/* a refused write leaves no entry behind for an object plumb never had */
+			if (!c->inventory)
+				rc = store_inventory_delete(ka->store, ka->app->name, c->key, NULL);
+			if (rc == 0)
+				rc = record(ka, c, action_name(c->action), "failed", e.msg, NULL);
+			ka->run->failed++;
+			ka->res->failed++;
+			progress(ka, "FAILED", c);
+		}
+		if (rc < 0) {
+			store_rollback(ka->store);
+			goto out;
+		}
+	}
+	rc = store_commit(ka->store, err);
+out:
+	call_release(calls, n);
+	return rc < 0 ? rc : failed;
+}
+
+/* Waits until the CRDs applied in stage 0 are Established, then refreshes discovery. */
+static int wait_crds(struct kapply *ka, struct change **crds, size_t n, struct error *err)
+{
+	struct kube_target *t = ka->res->kube;
+	uint64_t deadline = time_monotonic_ms() + CRD_WAIT_MS;
+	struct kplan kp = {.t = t, .app = ka->app, .plan = &ka->res->plan};
+	int rc = 0;
+
+	for (;;) {
+		size_t pending = 0, i;
+
+		for (i = 0; i < n; i++) {
+			struct buf why = BUF_INIT;
+			enum kube_health h = crds[i]->live ? kube_health_of(crds[i]->live, 0, &why)
+							   : KUBE_IN_PROGRESS;
+
+			if (h == KUBE_FAILED) {
+				char *name = object_name(crds[i]);
+
+				rc = error_set(err, ERR_INVALID, "%s:%u: %s: %s",
+					       crds[i]->desired->file, crds[i]->desired->line, name,
+					       why.data ? why.data : "not accepted");
+				free(name);
+			}
+			buf_release(&why);
+			if (rc < 0)
+				return rc;
+			if (h != KUBE_CURRENT)
+				crds[pending++] = crds[i];
+		}
+		if (!pending)
+			break;
+		if (time_monotonic_ms() >= deadline)
+			return error_set(err, ERR_TIMEOUT, "%s: not Established after %d s",
+					 crds[0]->display, CRD_WAIT_MS / 1000);
+		n = pending;
+		usleep(100 * 1000);
+		read_live(&kp, crds, n);
+		if ((rc = error_list_finish(&kp.problems, err)) < 0)
+			return rc;
+	}
+	return kube_discover(t->client, true, err);
+}
+
+/* After stage 0: what this set's namespaces and CRDs held back is dry-run now. */
+static int check_deferred(struct kapply *ka, struct vec *deferred, struct error *err)
+{
+	struct kube_target *t = ka->res->kube;
+	struct error_list problems = {0};
+	struct change *c;
+	size_t i;
+
+	vec_foreach (deferred, i, c) {
+		const struct obj_id *id = &c->desired->id;
+		const struct kube_resource *res =
+			kube_resource_find(t->client, id->group, id->version, id->kind);
+
+		if (!res) {
+			error_list_add(&problems, ERR_INVALID,
+				       "%s:%u: %s: kind '%s' is still not served after its "
+				       "CustomResourceDefinition was established",
+				       c->desired->file, c->desired->line, c->display, id->kind);
+			continue;
+		}
+		c->kres = res;
+	}
+	if (!problems.count)
+		dry_run(t, ka->app, (struct change **)deferred->items, deferred->len, &problems);
+	if (problems.count)
+		return error_list_finish(&problems, err);
+	vec_foreach (deferred, i, c)
+		compare(t, c);
+	return 0;
+}
+
+/* Deletes the stale objects of one stage, Background propagation. */
+static int prune_stage(struct kapply *ka, struct change **todo, size_t n, struct error *err)
+{
+	struct kube_target *t = ka->res->kube;
+	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+	static const char options[] =
+		"{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"Background\"}";
+	int rc = 0, failed = 0;
+	size_t i, sent = 0;
+	size_t *index = xcalloc(n ? n : 1, sizeof(*index));
+
+	for (i = 0; i < n; i++) {
+		if (!todo[i]->url || !todo[i]->live)
+			continue; /* already gone */
+		calls[sent].method = "DELETE";
+		calls[sent].path = xstrdup(todo[i]->url);
+		calls[sent].content_type = "application/json";
+		calls[sent].body = options;
+		calls[sent].len = sizeof(options) - 1;
+		index[i] = ++sent;
+	}
+	kube_request_many(t->client, calls, sent, KUBE_PARALLEL);
+	if ((rc = store_begin(ka->store, err)) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct change *c = todo[i];
+		struct kube_call *k = index[i] ? &calls[index[i] - 1] : NULL;
+		struct error e = ERROR_INIT;
+		int code = k ? k->rc : 0;
+
+		if (k && code < 0)
+			error_set(&e, code, "%s", k->err.msg);
+		else if (k && k->response.status != 404)
+			code = kube_status_error(&k->response, &e);
+		if (code == 0) {
+			rc = store_inventory_delete(ka->store, ka->app->name, c->key, err);
+			if (rc == 0)
+				rc = record(ka, c, "delete", "ok", k ? NULL : c->summary.data, err);
+			ka->run->deleted++;
+			ka->res->applied++;
+			progress(ka, "deleted", c);
+		} else {
+			char *name = object_name(c);
+
+			add_hint(ka->app, code, &e);
+			if (!failed)
+				failed = error_set(err, code, "%s: delete: %s", name, e.msg);
+			free(name);
+			rc = record(ka, c, "delete", "failed", e.msg, NULL);
+			ka->run->failed++;
+			ka->res->failed++;
+			progress(ka, "FAILED", c);
+		}
+		if (rc < 0) {
+			store_rollback(ka->store);
+			goto out;
+		}
+	}
+	rc = store_commit(ka->store, err);
+out:
+	call_release(calls, sent);
+	free(index);
+	return rc < 0 ? rc : failed;
+}
+
+int engine_kube_apply(struct store *store, const struct app *app, const struct engine_opts *opts,
+		      struct engine_result *res, struct store_run *run, struct error *err)
+{
+	struct kapply ka = {.store = store, .app = app, .opts = opts, .res = res, .run = run};
+	struct vec stage = VEC_INIT, crds = VEC_INIT, deferred = VEC_INIT;
+	struct change *c;
+	size_t i;
+	int rc, s;
+
+	ka.tty = isatty(STDERR_FILENO);
+	ka.total = res->plan.counts[ACTION_CREATE] + res->plan.counts[ACTION_UPDATE] +
+		   res->plan.counts[ACTION_DELETE];
+
+	/* 1. pending entries: a crash from here on leaves them managed */
+	if ((rc = store_begin(store, err)) < 0)
+		return rc;
+	vec_foreach (&res->plan.changes, i, c) {
+		if (!c->desired || c->action == ACTION_UNCHANGED)
+			continue;
+		if ((rc = put_entry(&ka, c, true, NULL, err)) < 0) {
+			store_rollback(store);
+			return rc;
+		}
+	}
+	if ((rc = store_commit(store, err)) < 0)
+		return rc;
+
+	/* 2. stages */
+	for (s = 0; s <= 2 && rc == 0; s++) {
+		if (engine_stop_requested()) {
+			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
+			break;
+		}
+		stage.len = 0;
+		vec_foreach (&res->plan.changes, i, c) {
+			if (!c->desired || c->stage != s)
+				continue;
+			if (s == 0 && is_crd(c) && c->action != ACTION_UNCHANGED)
+				vec_push(&crds, c);
+			if (c->deferred)
+				continue; /* applied at s == 1, once checked */
+			if (c->action != ACTION_UNCHANGED)
+				vec_push(&stage, c);
+		}
+		if (s == 1) {
+			vec_foreach (&res->plan.changes, i, c)
+				if (c->desired && c->deferred)
+					vec_push(&deferred, c);
+			if (crds.len &&
+			    (rc = wait_crds(&ka, (struct change **)crds.items, crds.len, err)) < 0)
+				break;
+			if (deferred.len && (rc = check_deferred(&ka, &deferred, err)) < 0)
+				break;
+			vec_foreach (&deferred, i, c)
+				if (c->stage == 1 && c->action != ACTION_UNCHANGED)
+					vec_push(&stage, c);
+		}
+		if (s == 2)
+			vec_foreach (&deferred, i, c)
+				if (c->stage == 2 && c->action != ACTION_UNCHANGED)
+					vec_push(&stage, c);
+		if (stage.len)
+			rc = apply_stage(&ka, (struct change **)stage.items, stage.len, err);
+	}
+
+	/* 3. unchanged objects: a fresh stamp for the next sync's quick check */
+	if (rc == 0 && (rc = store_begin(store, err)) == 0) {
+		vec_foreach (&res->plan.changes, i, c) {
+			if (!c->desired || c->action != ACTION_UNCHANGED || !entry_stale(c))
+				continue;
+			run->unchanged += 0;
+			if ((rc = put_entry(&ka, c, false, meta_string(c->live, "resourceVersion"),
+					    err)) < 0)
+				break;
+		}
+		if (rc < 0)
+			store_rollback(store);
+		else
+			rc = store_commit(store, err);
+	}
+	vec_foreach (&res->plan.changes, i, c)
+		if (c->desired && c->action == ACTION_UNCHANGED)
+			run->unchanged++;
+
+	/* 4. prune, namespaced objects first */
+	for (s = 2; s >= 0 && rc == 0; s--) {
+		if (engine_stop_requested()) {
+			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
+			break;
+		}
+		stage.len = 0;
+		vec_foreach (&res->plan.changes, i, c)
+			if (!c->desired && c->stage == s && c->action == ACTION_DELETE &&
+			    !c->orphan)
+				vec_push(&stage, c);
+		if (stage.len)
+			rc = prune_stage(&ka, (struct change **)stage.items, stage.len, err);
+	}
+	/* objects kept from pruning are no longer plumb's */
+	if (rc == 0 && (rc = store_begin(store, err)) == 0) {
+		vec_foreach (&res->plan.changes, i, c) {
+			if (!c->keep)
+				continue;
+			if ((rc = store_inventory_delete(store, app->name, c->key, err)) < 0 ||
+			    (rc = record(&ka, c, "delete", "skipped", c->summary.data, err)) < 0)
+				break;
+		}
+		if (rc < 0)
+			store_rollback(store);
+		else
+			rc = store_commit(store, err);
+	}
+	vec_release(&stage, NULL);
+	vec_release(&crds, NULL);
+	vec_release(&deferred, NULL);
+	return rc;
+}
