@@ -224,7 +224,8 @@ static void set_state_metric(struct metric *f, const char *app, const char *cons
 }
 
 static const char *const sync_states[] = {"Synced", "OutOfSync", "Unknown"};
-static const char *const health_states[] = {"Healthy", "Degraded", "Missing", "Unknown"};
+static const char *const health_states[] = {"Healthy", "Progressing", "Degraded", "Missing",
+					    "Unknown"};
 
 /* Holds d->lock. */
 static void update_state(struct daemon *d, struct dapp *da, const char *sync_state,
@@ -491,7 +492,8 @@ static void watch_paths(struct daemon *d, struct dapp *da, const struct vec *inv
 			pos = 0;
 		}
 	}
-	if (d->inotify_fd < 0)
+	/* a cluster is verified on a schedule: nothing on this host to watch */
+	if (d->inotify_fd < 0 || da->app->kube)
 		return;
 	vec_foreach (inventory, i, e) {
 		char *full = host_path(da->app, e->path);
@@ -724,7 +726,15 @@ static int run_sync(struct worker *w, struct dapp *da, const char *revision, con
 		set_str(&da->retry_revision, NULL);
 		da->retries = 0;
 		da->next_retry = 0;
-		update_state(d, da, "Synced", "Healthy");
+		if (da->app->kube) {
+			/* objects just applied are often still rolling out: look again soon */
+			engine_health(&res);
+			update_state(d, da, "Synced", app_health_name(res.health));
+			if (res.health != HEALTH_HEALTHY)
+				da->next_verify = now_ms() + 2000;
+		} else {
+			update_state(d, da, "Synced", "Healthy");
+		}
 	} else {
 		update_state(d, da, "OutOfSync", "Degraded");
 	}
@@ -837,17 +847,26 @@ static void job_verify(struct worker *w, struct dapp *da)
 	pthread_mutex_lock(&d->lock);
 	da->activity = "verifying";
 	pthread_mutex_unlock(&d->lock);
-	if (engine_verify(w->store, da->app, &opts, &drifted, &err) < 0) {
+	enum app_health health = HEALTH_UNKNOWN;
+
+	if (engine_verify(w->store, da->app, &opts, &drifted, &health, &err) < 0) {
 		log_fields(LOG_WARN, (struct log_field[]){{"app", da->app->name}, {0}},
 			   "drift check failed: %s", err.msg);
 		return;
+	}
+	if (health != HEALTH_UNKNOWN) {
+		pthread_mutex_lock(&d->lock);
+		update_state(d, da, da->sync_state, app_health_name(health));
+		pthread_mutex_unlock(&d->lock);
 	}
 	if (!drifted.len) {
 		pthread_mutex_lock(&d->lock);
 		if (da->drift) {
 			set_str(&da->drift, NULL);
 			if (da->revision && da->latest && strcmp(da->revision, da->latest) == 0)
-				update_state(d, da, "Synced", "Healthy");
+				update_state(d, da, "Synced",
+					     health != HEALTH_UNKNOWN ? app_health_name(health)
+								      : "Healthy");
 		}
 		pthread_mutex_unlock(&d->lock);
 		return;
@@ -926,8 +945,12 @@ static void run_job(struct worker *w, struct dapp *da)
 	}
 	if (job == JOB_VERIFY) {
 		da->verify_at = 0;
-		da->next_verify = now + (da->watch_failed ? d->opts.drift_poll_ms
-							  : jittered(d->opts.verify_interval_ms));
+		/* Kubernetes objects still rolling out are looked at again soon */
+		da->next_verify =
+			now + (da->watch_failed || (da->app->kube && da->health &&
+						    strcmp(da->health, "Progressing") == 0)
+				       ? d->opts.drift_poll_ms
+				       : jittered(d->opts.verify_interval_ms));
 	}
 	da->activity = job == JOB_POLL ? "polling" : "syncing";
 	pthread_mutex_unlock(&d->lock);
@@ -1306,8 +1329,10 @@ int daemon_app_json(struct daemon *d, const char *app, struct buf *out, struct e
 	}
 	buf_addstr(out, ",\"objects\":[");
 	vec_foreach (&inventory, i, e) {
-		char *full = host_path(da->app, e->path);
-		bool drifted = da->drift && strstr(da->drift, e->path);
+		/* Kubernetes: the namespace; drift lines name "Kind/name" */
+		char *full = da->app->kube ? xstrdup(e->path) : host_path(da->app, e->path);
+		char *display = xasprintf("%s/%s:", e->kind, e->name);
+		bool drifted = da->drift && strstr(da->drift, da->app->kube ? display : e->path);
 
 		if (i)
 			buf_addch(out, ',');
@@ -1325,6 +1350,7 @@ int daemon_app_json(struct daemon *d, const char *app, struct buf *out, struct e
 			       true);
 		buf_addch(out, '}');
 		free(full);
+		free(display);
 	}
 	pthread_mutex_unlock(&d->lock);
 	vec_release(&inventory, inventory_entry_free);

@@ -746,7 +746,7 @@ static bool stamps_unchanged(const struct app *app, const struct vec *inventory)
 }
 
 int engine_verify(struct store *store, const struct app *app, const struct engine_opts *opts,
-		  struct vec *drifted, struct error *err)
+		  struct vec *drifted, enum app_health *health, struct error *err)
 {
 	struct store_run last = {0};
 	struct vec inventory = VEC_INIT;
@@ -774,6 +774,9 @@ int engine_verify(struct store *store, const struct app *app, const struct engin
 	vopts.prune = 1;
 	if ((rc = engine_plan(store, app, &vopts, &res, err)) < 0)
 		goto out;
+	engine_health(&res);
+	if (health)
+		*health = res.health;
 	vec_foreach (&res.plan.changes, i, c) {
 		if (c->action == ACTION_UNCHANGED || c->orphan)
 			continue;

@@ -80,10 +80,12 @@ int engine_resolve(const struct app *app, const struct engine_opts *opts, struct
  * managed path with the stamp taken after plumb wrote it, and only when a stamp
  * differs renders that revision and plans against the live state. Appends one
  * line per drifted object ("File/motd: content") to drifted (char *). No
- * successful sync yet: nothing to compare, no drift.
+ * successful sync yet: nothing to compare, no drift. Kubernetes: the dry run
+ * of that revision against the live objects (server-managed fields left out),
+ * and *health (if not NULL) from the live objects.
  */
 int engine_verify(struct store *store, const struct app *app, const struct engine_opts *opts,
-		  struct vec *drifted, struct error *err);
+		  struct vec *drifted, enum app_health *health, struct error *err);
 
 /*
  * Asks a running sync to stop at the next object (async-signal-safe: for a
