@@ -13,7 +13,9 @@
  * Apply: pending inventory entries first (one transaction), then stage 0
  * (CRDs and Namespaces, waiting until each CRD is Established and refreshing
  * discovery), stage 1 (other cluster-scoped objects), stage 2 (namespaced),
- * each stage's objects in parallel over one HTTP/2 connection; then prunes in
+ * stage 3 (namespaced workloads: Deployments, StatefulSets, DaemonSets, Jobs,
+ * ..., whose pods read what stage 2 applied), each stage's objects in parallel
+ * over one HTTP/2 connection; then prunes in
  * reverse stage order with Background propagation, never an object without
  * plumb's label or annotated plumb.dev/prune: disabled. An entry is confirmed
  * only for an object the server accepted.
@@ -140,12 +142,38 @@ static char *inventory_id(const char *ns, const char *name, const char *group, c
 	return xasprintf("%s_%s_%s_%s", ns ? ns : "", name, group ? group : "", kind);
 }
 
+/* Workloads start pods that read ConfigMaps, Secrets and ServiceAccounts: they go last. */
+static bool is_workload(const char *group, const char *kind)
+{
+	static const char *const kinds[][2] = {
+		{"", "Pod"},
+		{"", "ReplicationController"},
+		{"apps", "Deployment"},
+		{"apps", "StatefulSet"},
+		{"apps", "DaemonSet"},
+		{"apps", "ReplicaSet"},
+		{"batch", "Job"},
+		{"batch", "CronJob"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (strcmp(group, kinds[i][0]) == 0 && strcmp(kind, kinds[i][1]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * 0: CRDs and Namespaces; 1: other cluster-scoped objects; 2: namespaced
+ * objects; 3: namespaced workloads, once what they use is there.
+ */
 static int stage_of(const char *group, const char *kind, bool namespaced)
 {
 	if ((strcmp(group, CRD_GROUP) == 0 && strcmp(kind, "CustomResourceDefinition") == 0) ||
 	    (!group[0] && strcmp(kind, "Namespace") == 0))
 		return 0;
-	return namespaced ? 2 : 1;
+	if (!namespaced)
+		return 1;
+	return is_workload(group, kind) ? 3 : 2;
 }
 
 static bool is_crd(const struct change *c)
@@ -177,6 +205,23 @@ static void call_release(struct kube_call *calls, size_t n)
 }
 
 /* "Deployment/web (demo)" for messages; "Namespace/demo" when cluster-scoped. */
+/* s with what may not appear in a query value percent-encoded (caller frees). */
+static char *url_escape(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch))
+			buf_addch(&b, (char)ch);
+		else
+			buf_addf(&b, "%%%02X", ch);
+	}
+	return buf_detach(&b, NULL);
+}
+
 static char *object_name(const struct change *c)
 {
 	return c->path && *c->path ? xasprintf("%s (%s)", c->display, c->path)
@@ -186,15 +231,19 @@ static char *object_name(const struct change *c)
 /* Adds advice to a refusal that has an obvious next step. */
 static void add_hint(const struct app *app, int code, struct error *e)
 {
+	const char *hint = NULL;
+	char *msg;
+
 	if (code == ERR_CONFLICT && strstr(e->msg, "conflict with") && !app->force_conflicts)
-		error_set(
-			e, code,
-			"%s (another field manager owns the field: stop setting it in Git, or "
-			"set forceConflicts: true in spec.destination.kubernetes to take it over)",
-			e->msg);
+		hint = "another field manager owns the field: stop setting it in Git, or set "
+		       "forceConflicts: true in spec.destination.kubernetes to take it over";
 	else if (code == ERR_AUTH)
-		error_set(e, code, "%s (the kubeconfig's user may not do this: check its RBAC)",
-			  e->msg);
+		hint = "the kubeconfig's user may not do this: check its RBAC";
+	if (!hint)
+		return;
+	msg = xstrdup(e->msg);
+	error_set(e, code, "%s (%s)", msg, hint);
+	free(msg);
 }
 
 /* ---- plan ---- */
@@ -330,36 +379,165 @@ static void add_desired(struct kplan *kp, const struct obj *obj)
 	vec_push(&kp->plan->changes, c);
 }
 
-/* GETs the live object of each change in todo (NULL when absent); 404 is not an error. */
+/* One object's answer: the live object, nothing (404), or a problem. */
+static void take_live(struct kplan *kp, struct change *c, const struct kube_call *k)
+{
+	struct error e = ERROR_INIT;
+	char *name;
+	int code;
+
+	c->live = NULL;
+	if (k->rc == 0 && k->response.status == 200) {
+		c->live = parse_object(&kp->t->arena, &k->response);
+		return;
+	}
+	if (k->rc == 0 && k->response.status == 404)
+		return;
+	name = object_name(c);
+	if (k->rc < 0) {
+		error_list_add(&kp->problems, k->rc, "%s: %s", name, k->err.msg);
+	} else {
+		code = kube_status_error(&k->response, &e);
+		add_hint(kp->app, code, &e);
+		error_list_add(&kp->problems, code, "%s: reading it: %s", name, e.msg);
+	}
+	free(name);
+}
+
+/* Objects of one resource in one namespace, read with a list rather than one by one. */
+struct list_group {
+	const struct kube_resource *res;
+	const char *namespace;
+	struct vec changes; /* struct change * */
+	struct map by_name; /* name -> struct change * */
+};
+
+#define LIST_AT_LEAST 16 /* fewer objects of a kind in a namespace are read one by one */
+#define LIST_PAGE     500
+
+static const char *change_name(const struct change *c)
+{
+	return c->desired ? c->desired->id.name : c->inventory->name;
+}
+
+/*
+ * Lists a group's collection page by page and hands each listed item to the
+ * change of that name (list items lack kind and apiVersion: they are set).
+ * 0, or the error of a page (the caller then reads the objects one by one).
+ */
+static int list_group(struct kplan *kp, struct list_group *g, struct error *err)
+{
+	struct kube_target *t = kp->t;
+	char *base = kube_object_path(g->res, g->namespace, NULL);
+	char *api = g->res->group[0] ? xasprintf("%s/%s", g->res->group, g->res->version)
+				     : xstrdup(g->res->version);
+	char *cont = NULL;
+	int rc = 0;
+
+	do {
+		struct kube_response r = {0};
+		char *path = cont ? xasprintf("%s?limit=%d&continue=%s", base, LIST_PAGE, cont)
+				  : xasprintf("%s?limit=%d", base, LIST_PAGE);
+		struct node *list, *items;
+
+		rc = kube_request(t->client, "GET", path, NULL, NULL, 0, NULL, &r, err);
+		free(path);
+		free(cont);
+		cont = NULL;
+		if (rc == 0 && (rc = kube_status_error(&r, err)) == 0) {
+			list = parse_object(&t->arena, &r);
+			items = node_get(list, "items");
+			if (!list || !items || items->type != NODE_SEQ) {
+				rc = error_set(err, ERR_INTERNAL, "the list's answer has no items");
+			} else {
+				const char *next = meta_string(list, "continue");
+
+				for (size_t i = 0; i < items->count; i++) {
+					struct node *item = items->items[i];
+					const char *name = meta_string(item, "name");
+					struct change *c = name ? map_get(&g->by_name, name) : NULL;
+
+					if (!c)
+						continue;
+					node_map_set(&t->arena, item, "apiVersion",
+						     node_new_cstr(&t->arena, api));
+					node_map_set(&t->arena, item, "kind",
+						     node_new_cstr(&t->arena, g->res->kind));
+					c->live = item;
+				}
+				if (next && *next)
+					cont = url_escape(next);
+			}
+		}
+		kube_response_release(&r);
+	} while (rc == 0 && cont);
+	free(cont);
+	free(base);
+	free(api);
+	return rc;
+}
+
+/*
+ * Reads the live object of each change in todo (NULL when absent): many
+ * objects of one kind in one namespace with a list, the rest with parallel
+ * GETs. A 404 is not an error; anything else is a problem naming the object.
+ */
 static void read_live(struct kplan *kp, struct change **todo, size_t n)
 {
 	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+	struct change **single = xcalloc(n ? n : 1, sizeof(*single));
+	struct map groups = MAP_INIT;
+	struct vec order = VEC_INIT;
+	struct list_group *g;
+	size_t i, k, n_single = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		calls[i].method = "GET";
-		calls[i].path = xstrdup(todo[i]->url);
-	}
-	kube_request_many(kp->t->client, calls, n, KUBE_PARALLEL);
-	for (size_t i = 0; i < n; i++) {
-		struct change *c = todo[i];
-		const struct kube_call *k = &calls[i];
-		struct error e = ERROR_INIT;
-		char *name = object_name(c);
+	for (i = 0; i < n; i++) {
+		char *key = xasprintf("%s/%s/%s/%s", todo[i]->kres->group, todo[i]->kres->version,
+				      todo[i]->kres->resource, todo[i]->path);
 
-		c->live = NULL;
-		if (k->rc < 0) {
-			error_list_add(&kp->problems, k->rc, "%s: %s", name, k->err.msg);
-		} else if (k->response.status == 200) {
-			c->live = parse_object(&kp->t->arena, &k->response);
-		} else if (k->response.status != 404) {
-			int code = kube_status_error(&k->response, &e);
-
-			add_hint(kp->app, code, &e);
-			error_list_add(&kp->problems, code, "%s: reading it: %s", name, e.msg);
+		todo[i]->live = NULL;
+		if (!(g = map_get(&groups, key))) {
+			g = xcalloc(1, sizeof(*g));
+			g->res = todo[i]->kres;
+			g->namespace = todo[i]->path;
+			map_put(&groups, key, g);
+			vec_push(&order, g);
 		}
-		free(name);
+		vec_push(&g->changes, todo[i]);
+		free(key);
 	}
-	call_release(calls, n);
+	vec_foreach (&order, i, g) {
+		struct error e = ERROR_INIT;
+		struct change *c;
+		bool listed = false;
+
+		if (g->changes.len >= LIST_AT_LEAST) {
+			vec_foreach (&g->changes, k, c)
+				map_put(&g->by_name, change_name(c), c);
+			listed = list_group(kp, g, &e) == 0;
+		}
+		if (!listed)
+			vec_foreach (&g->changes, k, c) {
+				c->live = NULL;
+				single[n_single++] = c;
+			}
+	}
+	for (i = 0; i < n_single; i++) {
+		calls[i].method = "GET";
+		calls[i].path = xstrdup(single[i]->url);
+	}
+	kube_request_many(kp->t->client, calls, n_single, KUBE_PARALLEL);
+	for (i = 0; i < n_single; i++)
+		take_live(kp, single[i], &calls[i]);
+	call_release(calls, n_single);
+	vec_foreach (&order, i, g) {
+		vec_release(&g->changes, NULL);
+		map_release(&g->by_name, NULL);
+		free(g);
+	}
+	vec_release(&order, NULL);
+	map_release(&groups, NULL);
+	free(single);
 }
 
 /*
@@ -566,7 +744,7 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 
 	/* 3. everything else as it is, and the objects plumb applied before */
 	vec_foreach (&out->plan.changes, i, c) {
-		if (c->stage == 2 && map_has(&new_ns, c->path))
+		if (c->stage >= 2 && map_has(&new_ns, c->path))
 			c->deferred = true;
 		if (c->stage != 0 && !c->deferred)
 			vec_push(&todo, c);
@@ -1035,7 +1213,7 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 		return rc;
 
 	/* 2. stages */
-	for (s = 0; s <= 2 && rc == 0; s++) {
+	for (s = 0; s <= 3 && rc == 0; s++) {
 		if (engine_stop_requested()) {
 			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
 			break;
@@ -1064,9 +1242,9 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 				if (c->stage == 1 && c->action != ACTION_UNCHANGED)
 					vec_push(&stage, c);
 		}
-		if (s == 2)
+		if (s >= 2)
 			vec_foreach (&deferred, i, c)
-				if (c->stage == 2 && c->action != ACTION_UNCHANGED)
+				if (c->stage == s && c->action != ACTION_UNCHANGED)
 					vec_push(&stage, c);
 		if (stage.len)
 			rc = apply_stage(&ka, (struct change **)stage.items, stage.len, err);
@@ -1092,7 +1270,7 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 			run->unchanged++;
 
 	/* 4. prune, namespaced objects first */
-	for (s = 2; s >= 0 && rc == 0; s--) {
+	for (s = 3; s >= 0 && rc == 0; s--) {
 		if (engine_stop_requested()) {
 			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
 			break;
