@@ -2,6 +2,9 @@
 #
 #   make demo    install what is needed, build, and run plumb on the bundled example
 #   make test    install what is needed, build with ASan + UBSan, run every test
+#                (the first run also builds a Kubernetes control plane for the
+#                tests from the Go module proxy: about 12 minutes, once)
+#   make kube    just that control plane (tests/kube/build)
 #   make build   the plain build in build/
 #   make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench   the benchmarks in bench/
@@ -12,7 +15,7 @@ TEST_BUILD  ?= build-test
 FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build demo test unit e2e fuzz bench format clean
+.PHONY: all deps kube build demo test unit e2e fuzz bench format clean
 
 all: build
 
@@ -31,7 +34,10 @@ demo: build
 $(TEST_BUILD)/build.ninja:
 	meson setup $(TEST_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 
-test: deps $(TEST_BUILD)/build.ninja
+kube:
+	@tests/kube/build >/dev/null
+
+test: deps kube $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	tests/run $(TEST_BUILD)
 
@@ -47,6 +53,7 @@ bench: build
 	bench/kustomize $(BUILD)/plumb
 	bench/latency $(BUILD)/plumb
 	bench/scale $(BUILD)/plumb
+	bench/kube-apply $(BUILD)/plumb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
