@@ -310,7 +310,7 @@ test_expect_success 'the first syncs are counted and timed; sync state and healt
 		done
 	done &&
 	for s in Synced OutOfSync Unknown; do test "$(m plumb_app_sync_state app=healed,state=$s)" != absent || exit 1; done &&
-	for s in Healthy Degraded Missing Unknown; do test "$(m plumb_app_health app=healed,state=$s)" != absent || exit 1; done
+	for s in Healthy Progressing Degraded Missing Unknown; do test "$(m plumb_app_health app=healed,state=$s)" != absent || exit 1; done
 '
 
 test_expect_success 'git fetches are timed by repository; a repository that cannot be fetched counts failures' '
