@@ -535,6 +535,7 @@ int cmd_diff(int argc, char **argv)
 			failed = true;
 		} else {
 			differs |= plan_has_changes(&res.plan);
+			engine_health(&res);
 			if (args.json) {
 				if (out.len > 1)
 					buf_addch(&out, ',');

@@ -351,6 +351,7 @@ static void add_desired(struct kplan *kp, const struct obj *obj)
 	node_map_set(&t->arena, labels, APP_LABEL, node_new_cstr(&t->arena, kp->app->name));
 
 	c = xcalloc(1, sizeof(*c));
+	c->kube = true;
 	c->key = inventory_id(ns, id->name, id->group, id->kind);
 	c->display = xasprintf("%s/%s", id->kind, id->name);
 	c->path = xstrdup(ns ? ns : "");
@@ -628,6 +629,7 @@ static struct change *add_stale(struct kplan *kp, const struct inventory_entry *
 	const struct kube_resource *res = NULL;
 	struct change *c = xcalloc(1, sizeof(*c));
 
+	c->kube = true;
 	c->key = xstrdup(e->key);
 	c->inventory = e;
 	c->action = ACTION_DELETE;
@@ -1255,7 +1257,6 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 		vec_foreach (&res->plan.changes, i, c) {
 			if (!c->desired || c->action != ACTION_UNCHANGED || !entry_stale(c))
 				continue;
-			run->unchanged += 0;
 			if ((rc = put_entry(&ka, c, false, meta_string(c->live, "resourceVersion"),
 					    err)) < 0)
 				break;

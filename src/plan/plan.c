@@ -497,10 +497,20 @@ void plan_json(const struct plan *plan, struct buf *out)
 
 		buf_addstr(out, i ? ",{" : "{");
 		json_field(out, "action", c->orphan ? "orphan" : action_name(c->action), false);
-		json_field(out, "kind", c->purge_entry ? "" : host_kind_name(c->kind), true);
+		if (c->kube) {
+			/* "Deployment/web": the kind is what precedes the name */
+			char *kind = xstrndup(c->display, strcspn(c->display, "/"));
+
+			json_field(out, "kind", kind, true);
+			free(kind);
+		} else {
+			json_field(out, "kind", c->purge_entry ? "" : host_kind_name(c->kind), true);
+		}
 		json_field(out, "object", c->display, true);
 		json_field(out, "key", c->key, true);
 		json_field(out, "path", c->path, true);
+		if (c->kube)
+			json_field(out, "namespace", c->path, true);
 		json_field(out, "summary", c->summary.data, true);
 		json_field(out, "diff", c->diff.data, true);
 		json_field(out, "source", source, true);

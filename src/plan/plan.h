@@ -42,6 +42,7 @@ struct change {
 	struct buf diff;    /* unified diff of content and readable lines, may be empty */
 	char hash[SHA256_HEX_LEN + 1]; /* desired state hash, for the inventory */
 	/* Kubernetes objects (the nodes live in the target's arena) */
+	bool kube;
 	const struct kube_resource *kres; /* NULL until served (a CRD of this set) */
 	char *url;	     /* the object's API path */
 	char *body;	     /* the object as applied (JSON: namespace, plumb's label) */
@@ -83,7 +84,8 @@ const char *action_name(enum action action);
  * taken over), diffs when `diffs` is set, colour with `color`, then the counts.
  */
 void plan_print(const struct plan *plan, bool diffs, bool color, struct buf *out);
-/* JSON array of changes: {action, kind, name, key, path, summary, diff, source}. */
+/* JSON array of changes: {action, kind, object, key, path, summary, diff, source,
+ * takeOver}, and namespace for a Kubernetes object (its path is the namespace too). */
 void plan_json(const struct plan *plan, struct buf *out);
 
 /*

@@ -266,7 +266,7 @@ test_expect_success 'an Application file with mistakes names each, with file:lin
 	EOF
 	test_expect_code 2 "$PLUMB" sync -f bad-apps.yaml 2>err &&
 	test_grep "bad-apps.yaml:8:5: unknown field .revision. in .spec.source." err &&
-	test_grep "bad-apps.yaml:10:30: .spec.destination.kubernetes.namespace. must be a namespace name" err &&
+	test_grep "bad-apps.yaml:10:29: .spec.destination.kubernetes.namespace. must be a namespace name" err &&
 	test_grep "bad-apps.yaml:12:20: .spec.syncPolicy.retry.limit. must be a number" err
 '
 

@@ -84,6 +84,17 @@ test_expect_success 'update: diff names the changed fields (exit 1), sync applie
 	test_grep "Deployment/web" out &&
 	test_grep "containers.*image" out &&
 	test_grep_not "ConfigMap/settings" out &&
+	run_code 1 diff_shop -o json &&
+	python3 -c "
+import json
+res = json.load(open(\"out\"))
+changes = {c[\"object\"]: c for r in res for c in r[\"changes\"]}
+web = changes[\"Deployment/web\"]
+assert web[\"action\"] == \"update\" and web[\"kind\"] == \"Deployment\", web
+assert web[\"namespace\"] == \"demo\" and web[\"key\"] == \"demo_web_apps_Deployment\", web
+assert web[\"source\"].startswith(\"shop/web.yaml:\"), web
+assert \"registry.example/web:2\" in web[\"diff\"], web
+" &&
 	run_code 0 sync_shop --wait &&
 	field_eq configmap/web-config demo {.data.greeting} "hello again" &&
 	field_eq deployment/web demo "{.spec.template.spec.containers[0].image}" registry.example/web:2 &&
@@ -251,6 +262,56 @@ test_expect_success 'forceConflicts true (the default): the same sync takes the 
 	test_grep "\"f:max\"" plumb-fields &&
 	kj configmap/limits demo "{.metadata.managedFields[?(@.manager==\"ops\")].fieldsV1}" >ops-fields &&
 	test_grep_not "\"f:max\"" ops-fields
+'
+
+test_expect_success 'a user the API server forbids to write: exit 2 naming the object and 403, nothing applied' '
+	C=$KUBE_STATE/certs &&
+	openssl ecparam -name prime256v1 -genkey -noout -out reader.key 2>/dev/null &&
+	openssl req -new -key reader.key -subj "/CN=reader" -out reader.csr 2>/dev/null &&
+	printf "extendedKeyUsage=clientAuth\n" >reader.ext &&
+	openssl x509 -req -in reader.csr -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial \
+		-days 1 -sha256 -extfile reader.ext -out reader.crt 2>/dev/null &&
+	k create clusterrolebinding reader-view --clusterrole=view --user=reader >/dev/null &&
+	python3 - "$KUBE_CONFIG" reader.crt reader.key >reader.kubeconfig <<-\PY &&
+	import base64, re, sys
+	text = open(sys.argv[1]).read()
+	b64 = lambda f: base64.b64encode(open(f, "rb").read()).decode()
+	text = re.sub(r"client-certificate-data: .*", "client-certificate-data: " + b64(sys.argv[2]), text)
+	text = re.sub(r"client-key-data: .*", "client-key-data: " + b64(sys.argv[3]), text)
+	print(text, end="")
+	PY
+	kube_app reader shop "$TRASH/reader.kubeconfig" demo true >apps/reader.yaml &&
+	before=$(kube_snapshot demo) &&
+	run_code 2 "$PLUMB" sync -f apps/reader.yaml &&
+	test_grep "403 Forbidden" err &&
+	test_grep "(Deployment|ConfigMap|Widget)/" err &&
+	test_grep "RBAC" err &&
+	test "$(kube_snapshot demo)" = "$before"
+'
+
+test_expect_success 'sync --wait gives up after health.timeout, naming what is not healthy and why' '
+	mkdir -p repo/pending &&
+	cat >repo/pending/claim.yaml <<-\EOF &&
+	apiVersion: v1
+	kind: PersistentVolumeClaim
+	metadata:
+	  name: data
+	spec:
+	  accessModes: [ReadWriteOnce]
+	  resources: {requests: {storage: 1Gi}}
+	EOF
+	commit_all "A claim no provisioner will bind" &&
+	kube_app pending pending ../kube/admin.kubeconfig demo false |
+		sed "s/timeout: 60s/timeout: 3s/" >apps/pending.yaml &&
+	start=$(date +%s) &&
+	run_code 2 "$PLUMB" sync -f apps/pending.yaml --wait &&
+	test $(($(date +%s) - start)) -lt 30 &&
+	test_grep "pending: sync [0-9]+ succeeded" out &&
+	test_grep "not healthy after 3s" err &&
+	test_grep "PersistentVolumeClaim/data \(demo\): InProgress" err &&
+	run_code 0 "$PLUMB" status pending &&
+	test_grep "health: *Progressing" out &&
+	test_grep "PersistentVolumeClaim/data" out
 '
 
 test_expect_success 'an unreachable API server: exit 2 within 30 s naming the server, nothing applied' '

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The Kubernetes REST client and discovery (tests/kube/test_client.c) against a
 # real control plane, each cmocka case reported as a TAP line.
+
+# The plane's binaries are cached under the real $HOME, which lib.sh replaces.
+. "$(dirname "$0")/../kube/lib.sh"
+export PLUMB_KUBE_CACHE=$KUBE_CACHE PLUMB_KUBE_BIN=$KUBE_BIN
 . "$(dirname "$0")/lib.sh"
 
 bin=$(dirname "$PLUMB")/test_kube_client
