@@ -334,7 +334,8 @@ int cmd_status(int argc, char **argv)
 
 			buf_addstr(&out, shown ? ",{\"app\":" : "{\"app\":");
 			buf_add_json_string(&out, stored->name, strlen(stored->name));
-			buf_addf(&out, ",\"state\":\"%s\",\"health\":\"%s\",\"revision\":", st.state,
+			buf_addf(&out,
+				 ",\"state\":\"%s\",\"health\":\"%s\",\"revision\":", st.state,
 				 app_health_name(st.res.health));
 			buf_add_json_string(&out, st.have_applied ? st.applied.revision : "",
 					    st.have_applied ? strlen(st.applied.revision) : 0);

@@ -203,7 +203,8 @@ static void parse_kube(struct app_ctx *ctx, const struct node *n, struct app *ap
 	app->kube = true;
 	if ((s = get_string(ctx, n, "kubeconfig", where, false))) {
 		if (!*s) {
-			app_report(ctx, node_get(n, "kubeconfig"), "'%s.kubeconfig' is empty", where);
+			app_report(ctx, node_get(n, "kubeconfig"), "'%s.kubeconfig' is empty",
+				   where);
 		} else if (s[0] == '/' || !ctx->dir) {
 			app->kubeconfig = xstrdup(s);
 		} else {
@@ -213,10 +214,11 @@ static void parse_kube(struct app_ctx *ctx, const struct node *n, struct app *ap
 	if ((s = get_string(ctx, n, "context", where, false)))
 		app->kube_context = xstrdup(s);
 	if ((s = get_string(ctx, n, "namespace", where, false))) {
-		if (!*s || strlen(s) > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-						     strlen(s))
+		if (!*s || strlen(s) > 63 ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s))
 			app_report(ctx, node_get(n, "namespace"),
-				   "'%s.namespace' must be a namespace name (a-z, 0-9, '-')", where);
+				   "'%s.namespace' must be a namespace name (a-z, 0-9, '-')",
+				   where);
 		else
 			app->kube_namespace = xstrdup(s);
 	}
@@ -415,8 +417,8 @@ out:
 static char *file_dir_absolute(const char *file)
 {
 	const char *slash = strrchr(file, '/');
-	char *dir = slash ? xstrndup(file, slash == file ? 1 : (size_t)(slash - file))
-			  : xstrdup(".");
+	char *dir =
+		slash ? xstrndup(file, slash == file ? 1 : (size_t)(slash - file)) : xstrdup(".");
 	char *abs;
 
 	if (dir[0] == '/')

@@ -504,7 +504,8 @@ void plan_json(const struct plan *plan, struct buf *out)
 			json_field(out, "kind", kind, true);
 			free(kind);
 		} else {
-			json_field(out, "kind", c->purge_entry ? "" : host_kind_name(c->kind), true);
+			json_field(out, "kind", c->purge_entry ? "" : host_kind_name(c->kind),
+				   true);
 		}
 		json_field(out, "object", c->display, true);
 		json_field(out, "key", c->key, true);
