@@ -222,17 +222,7 @@ out:
 	return rc;
 }
 
-struct apply_ctx {
-	struct store *store;
-	const struct app *app;
-	const struct engine_opts *opts;
-	struct engine_result *res;
-	struct store_run *run;
-	unsigned done, total;
-	bool tty;
-};
-
-static void progress(struct apply_ctx *ctx, const char *verb, const struct change *c, bool ok)
+void engine_progress(struct apply_ctx *ctx, const char *verb, const struct change *c, bool ok)
 {
 	if (!ctx->opts->progress)
 		return;
@@ -248,14 +238,14 @@ static void progress(struct apply_ctx *ctx, const char *verb, const struct chang
 	}
 }
 
-static int record_object(struct apply_ctx *ctx, const struct change *c, const char *result,
-			 const char *message, struct error *err)
+int engine_record_object(struct apply_ctx *ctx, const struct change *c, const char *action,
+			 const char *result, const char *message, struct error *err)
 {
 	struct store_run_object o = {
 		.key = c->key,
 		.display = c->display,
 		.path = c->path,
-		.action = (char *)action_name(c->action),
+		.action = (char *)action,
 		.result = (char *)result,
 		.message = (char *)(message ? message : ""),
 	};
@@ -354,9 +344,11 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 			rc = put_entry(store, ctx->app, c, revision, false, created_by_plumb(c),
 				       stamp.data ? stamp.data : "", err);
 			if (rc == 0 && c->action != ACTION_UNCHANGED)
-				rc = record_object(ctx, c, "ok", NULL, err);
+				rc = engine_record_object(ctx, c, action_name(c->action), "ok",
+							  NULL, err);
 		} else if (i == written && failed != ERR_CANCELED) {
-			rc = record_object(ctx, c, "failed", aerr.msg, err);
+			rc = engine_record_object(ctx, c, action_name(c->action), "failed",
+						  aerr.msg, err);
 		} else if (!c->inventory && c->action != ACTION_UNCHANGED) {
 			rc = store_inventory_delete(store, ctx->app->name, c->key, err);
 		}
@@ -373,10 +365,10 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 
 		if (c->action == ACTION_CREATE) {
 			ctx->run->created++;
-			progress(ctx, "created", c, true);
+			engine_progress(ctx, "created", c, true);
 		} else if (c->action == ACTION_UPDATE) {
 			ctx->run->updated++;
-			progress(ctx, "updated", c, true);
+			engine_progress(ctx, "updated", c, true);
 		}
 		if (c->action != ACTION_UNCHANGED)
 			ctx->res->applied++;
@@ -386,7 +378,7 @@ static int apply_batch(struct apply_ctx *ctx, struct change **batch, size_t n, s
 	if (failed < 0) {
 		ctx->run->failed++;
 		ctx->res->failed++;
-		progress(ctx, "FAILED", batch[written], false);
+		engine_progress(ctx, "FAILED", batch[written], false);
 		return failed;
 	}
 	return 0;
@@ -424,8 +416,8 @@ static int apply_delete(struct apply_ctx *ctx, struct change *c, struct error *e
 		error_set(err, rc, "%s %s: %s", c->display, c->path, aerr.msg);
 		ctx->run->failed++;
 		ctx->res->failed++;
-		record_object(ctx, c, "failed", aerr.msg, NULL);
-		progress(ctx, "FAILED", c, false);
+		engine_record_object(ctx, c, action_name(c->action), "failed", aerr.msg, NULL);
+		engine_progress(ctx, "FAILED", c, false);
 		return rc;
 	}
 	if ((rc = store_begin(ctx->store, err)) < 0)
@@ -435,14 +427,15 @@ static int apply_delete(struct apply_ctx *ctx, struct change *c, struct error *e
 	if ((rc = store_original_delete(ctx->store, ctx->app->name, c->path, err)) < 0 &&
 	    rc != ERR_NOTFOUND)
 		goto abort;
-	if ((rc = record_object(ctx, c, "ok", note, err)) < 0)
+	if ((rc = engine_record_object(ctx, c, action_name(c->action), "ok", note, err)) < 0)
 		goto abort;
 	if ((rc = store_commit(ctx->store, err)) < 0)
 		return rc;
 	ctx->run->deleted++;
 	ctx->res->applied++;
-	progress(ctx, note && strcmp(note, "original restored") == 0 ? "restored" : "deleted", c,
-		 true);
+	engine_progress(ctx,
+			note && strcmp(note, "original restored") == 0 ? "restored" : "deleted", c,
+			true);
 	return 0;
 abort:
 	store_rollback(ctx->store);
@@ -485,17 +478,18 @@ static int apply_purge(struct apply_ctx *ctx, struct change *entry, struct map *
 				      .path = (char *)path,
 				      .action = ACTION_DELETE};
 
-		record_object(ctx, &gone, "ok", "purged", NULL);
+		engine_record_object(ctx, &gone, "delete", "ok", "purged", NULL);
 		ctx->run->deleted++;
 		ctx->res->applied++;
-		progress(ctx, "purged", &gone, true);
+		engine_progress(ctx, "purged", &gone, true);
 	}
 	if (rc < 0) {
 		error_set(err, rc, "%s:%u: %s: purge: %s", dir->desired->file, dir->desired->line,
 			  dir->display, aerr.msg);
 		ctx->run->failed++;
 		ctx->res->failed++;
-		record_object(ctx, entry, "failed", aerr.msg, NULL);
+		engine_record_object(ctx, entry, action_name(entry->action), "failed", aerr.msg,
+				     NULL);
 	}
 out:
 	vec_release(&managed, NULL);

@@ -7,6 +7,23 @@
 /* Whether engine_request_stop was called. */
 bool engine_stop_requested(void);
 
+/* One sync's writing: what both targets' writers share. */
+struct apply_ctx {
+	struct store *store;
+	const struct app *app;
+	const struct engine_opts *opts;
+	struct engine_result *res;
+	struct store_run *run;
+	unsigned done, total; /* changes written so far, of how many */
+	bool tty;	      /* stderr is a terminal: one progress line, rewritten */
+};
+
+/* "[3/10] created Deployment/web demo" on stderr when opts->progress. */
+void engine_progress(struct apply_ctx *ctx, const char *verb, const struct change *c, bool ok);
+/* Adds c's outcome to the run ("create", "ok"; "delete", "failed", message). */
+int engine_record_object(struct apply_ctx *ctx, const struct change *c, const char *action,
+			 const char *result, const char *message, struct error *err);
+
 /* ---- engine_kube.c: the Kubernetes target ---- */
 
 void kube_target_free(struct kube_target *t);

@@ -903,48 +903,7 @@ int engine_kube_wait(const struct app *app, const struct engine_opts *opts,
 
 /* ---- apply ---- */
 
-struct kapply {
-	struct store *store;
-	const struct app *app;
-	const struct engine_opts *opts;
-	struct engine_result *res;
-	struct store_run *run;
-	unsigned done, total;
-	bool tty;
-};
-
-static void progress(struct kapply *ka, const char *verb, const struct change *c)
-{
-	if (!ka->opts->progress)
-		return;
-	ka->done++;
-	if (ka->tty) {
-		fprintf(stderr, "\r\033[K[%u/%u] %s %s %s", ka->done, ka->total, verb, c->display,
-			c->path);
-		if (ka->done == ka->total || strcmp(verb, "FAILED") == 0)
-			fputc('\n', stderr);
-	} else {
-		fprintf(stderr, "[%u/%u] %s %s %s\n", ka->done, ka->total, verb, c->display,
-			c->path);
-	}
-}
-
-static int record(struct kapply *ka, const struct change *c, const char *action, const char *result,
-		  const char *message, struct error *err)
-{
-	struct store_run_object o = {
-		.key = c->key,
-		.display = c->display,
-		.path = c->path,
-		.action = (char *)action,
-		.result = (char *)result,
-		.message = (char *)(message ? message : ""),
-	};
-
-	return store_run_object_add(ka->store, ka->run->id, &o, err);
-}
-
-static int put_entry(struct kapply *ka, const struct change *c, bool pending, const char *stamp,
+static int put_entry(struct apply_ctx *ka, const struct change *c, bool pending, const char *stamp,
 		     struct error *err)
 {
 	struct inventory_entry e = {0};
@@ -977,7 +936,7 @@ static bool entry_stale(const struct change *c)
  * refused ones as failed (and a new object's pending entry dropped). Returns
  * the first failure.
  */
-static int apply_stage(struct kapply *ka, struct change **todo, size_t n, struct error *err)
+static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, struct error *err)
 {
 	struct kube_target *t = ka->res->kube;
 	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
@@ -1012,13 +971,15 @@ static int apply_stage(struct kapply *ka, struct change **todo, size_t n, struct
 				c->live = live;
 			rc = put_entry(ka, c, false, rv, err);
 			if (rc == 0)
-				rc = record(ka, c, action_name(c->action), "ok", NULL, err);
+				rc = engine_record_object(ka, c, action_name(c->action), "ok", NULL,
+							  err);
 			if (c->action == ACTION_CREATE)
 				ka->run->created++;
 			else
 				ka->run->updated++;
 			ka->res->applied++;
-			progress(ka, c->action == ACTION_CREATE ? "created" : "updated", c);
+			engine_progress(ka, c->action == ACTION_CREATE ? "created" : "updated", c,
+					true);
 		} else {
 			char *name = object_name(c);
 
@@ -1031,10 +992,11 @@ static int apply_stage(struct kapply *ka, struct change **todo, size_t n, struct
 			if (!c->inventory)
 				rc = store_inventory_delete(ka->store, ka->app->name, c->key, NULL);
 			if (rc == 0)
-				rc = record(ka, c, action_name(c->action), "failed", e.msg, NULL);
+				rc = engine_record_object(ka, c, action_name(c->action), "failed",
+							  e.msg, NULL);
 			ka->run->failed++;
 			ka->res->failed++;
-			progress(ka, "FAILED", c);
+			engine_progress(ka, "FAILED", c, false);
 		}
 		if (rc < 0) {
 			store_rollback(ka->store);
@@ -1048,7 +1010,7 @@ out:
 }
 
 /* Waits until the CRDs applied in stage 0 are Established, then refreshes discovery. */
-static int wait_crds(struct kapply *ka, struct change **crds, size_t n, struct error *err)
+static int wait_crds(struct apply_ctx *ka, struct change **crds, size_t n, struct error *err)
 {
 	struct kube_target *t = ka->res->kube;
 	uint64_t deadline = time_monotonic_ms() + CRD_WAIT_MS;
@@ -1092,7 +1054,7 @@ static int wait_crds(struct kapply *ka, struct change **crds, size_t n, struct e
 }
 
 /* After stage 0: what this set's namespaces and CRDs held back is dry-run now. */
-static int check_deferred(struct kapply *ka, struct vec *deferred, struct error *err)
+static int check_deferred(struct apply_ctx *ka, struct vec *deferred, struct error *err)
 {
 	struct kube_target *t = ka->res->kube;
 	struct error_list problems = {0};
@@ -1123,7 +1085,7 @@ static int check_deferred(struct kapply *ka, struct vec *deferred, struct error 
 }
 
 /* Deletes the stale objects of one stage, Background propagation. */
-static int prune_stage(struct kapply *ka, struct change **todo, size_t n, struct error *err)
+static int prune_stage(struct apply_ctx *ka, struct change **todo, size_t n, struct error *err)
 {
 	struct kube_target *t = ka->res->kube;
 	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
@@ -1159,10 +1121,11 @@ static int prune_stage(struct kapply *ka, struct change **todo, size_t n, struct
 		if (code == 0) {
 			rc = store_inventory_delete(ka->store, ka->app->name, c->key, err);
 			if (rc == 0)
-				rc = record(ka, c, "delete", "ok", k ? NULL : c->summary.data, err);
+				rc = engine_record_object(ka, c, "delete", "ok",
+							  k ? NULL : c->summary.data, err);
 			ka->run->deleted++;
 			ka->res->applied++;
-			progress(ka, "deleted", c);
+			engine_progress(ka, "deleted", c, true);
 		} else {
 			char *name = object_name(c);
 
@@ -1170,10 +1133,10 @@ static int prune_stage(struct kapply *ka, struct change **todo, size_t n, struct
 			if (!failed)
 				failed = error_set(err, code, "%s: delete: %s", name, e.msg);
 			free(name);
-			rc = record(ka, c, "delete", "failed", e.msg, NULL);
+			rc = engine_record_object(ka, c, "delete", "failed", e.msg, NULL);
 			ka->run->failed++;
 			ka->res->failed++;
-			progress(ka, "FAILED", c);
+			engine_progress(ka, "FAILED", c, false);
 		}
 		if (rc < 0) {
 			store_rollback(ka->store);
@@ -1190,7 +1153,7 @@ out:
 int engine_kube_apply(struct store *store, const struct app *app, const struct engine_opts *opts,
 		      struct engine_result *res, struct store_run *run, struct error *err)
 {
-	struct kapply ka = {.store = store, .app = app, .opts = opts, .res = res, .run = run};
+	struct apply_ctx ka = {.store = store, .app = app, .opts = opts, .res = res, .run = run};
 	struct vec stage = VEC_INIT, crds = VEC_INIT, deferred = VEC_INIT;
 	struct change *c;
 	size_t i;
@@ -1290,7 +1253,8 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 			if (!c->keep)
 				continue;
 			if ((rc = store_inventory_delete(store, app->name, c->key, err)) < 0 ||
-			    (rc = record(&ka, c, "delete", "skipped", c->summary.data, err)) < 0)
+			    (rc = engine_record_object(&ka, c, "delete", "skipped", c->summary.data,
+						       err)) < 0)
 				break;
 		}
 		if (rc < 0)

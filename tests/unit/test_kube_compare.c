@@ -11,19 +11,7 @@
 #include "targets/kube/kube.h"
 #include "yaml/yaml.h"
 
-static struct node *parse_object(struct arena *arena, const char *text)
-{
-	struct vec docs = VEC_INIT;
-	struct error err = ERROR_INIT;
-	struct yaml_doc *doc;
-
-	if (yaml_parse(arena, "fixture.yaml", text, strlen(text), NULL, &docs, &err) != 0)
-		fail_msg("fixture does not parse: %s", err.msg);
-	assert_int_equal(docs.len, 1);
-	doc = docs.items[0];
-	vec_release(&docs, NULL);
-	return doc->root;
-}
+#include "fixture.h"
 
 static const char *text_of(const struct buf *b)
 {

@@ -11,6 +11,8 @@
 #include "targets/kube/kube.h"
 #include "yaml/yaml.h"
 
+#include "fixture.h"
+
 /* 2024-05-01T10:00:00Z */
 #define NOW 1714557600
 
@@ -782,20 +784,6 @@ static const struct health_case cases[] = {
 	 NULL},
 	{"malformed not a mapping", "[1, 2, 3]", KUBE_CURRENT, NULL},
 };
-
-static struct node *parse_object(struct arena *arena, const char *text)
-{
-	struct vec docs = VEC_INIT;
-	struct error err = ERROR_INIT;
-	struct yaml_doc *doc;
-
-	if (yaml_parse(arena, "fixture.yaml", text, strlen(text), NULL, &docs, &err) != 0)
-		fail_msg("fixture does not parse: %s", err.msg);
-	assert_int_equal(docs.len, 1);
-	doc = docs.items[0];
-	vec_release(&docs, NULL);
-	return doc->root;
-}
 
 static void test_case(void **state)
 {
