@@ -314,6 +314,20 @@ test_expect_success 'sync --wait gives up after health.timeout, naming what is n
 	test_grep "PersistentVolumeClaim/data" out
 '
 
+test_expect_success 'the bundled example (examples/kubernetes) syncs and becomes healthy' '
+	mkdir -p example/examples &&
+	cp -R "$TEST_DIR/../../examples/kubernetes" example/examples/ &&
+	git -C example init -q && git -C example add -A && git -C example commit -q -m example &&
+	sed -e "s|repoURL: .*|repoURL: $TRASH/example|" \
+		-e "s|namespace: shop.*|namespace: shop\n      kubeconfig: $KUBE_CONFIG|" \
+		"$TEST_DIR/../../examples/kubernetes/apps.yaml" >apps/example.yaml &&
+	# its own data directory: the application is also called shop
+	PLUMB_DATA_DIR=$TRASH/.example-data run_code 0 "$PLUMB" sync -f apps/example.yaml --wait &&
+	test_grep "shop: healthy" out &&
+	field_eq deployment/web shop {.status.readyReplicas} 2 &&
+	managed_by shop service/web shop
+'
+
 test_expect_success 'an unreachable API server: exit 2 within 30 s naming the server, nothing applied' '
 	port=$(closed_port) &&
 	sed "s|server: https://127\.0\.0\.1:[0-9]*|server: https://127.0.0.1:$port|" kube/admin.kubeconfig >offline.kubeconfig &&
