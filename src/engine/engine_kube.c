@@ -988,8 +988,13 @@ static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 				failed = error_set(err, code, "%s:%u: %s: %s", c->desired->file,
 						   c->desired->line, name, e.msg);
 			free(name);
-			/* a refused write leaves no entry behind for an object plumb never had */
-			if (!c->inventory)
+			/*
+			 * A refused write leaves no entry behind for an object plumb never
+			 * had. Without an answer (the server went away) it may have been
+			 * applied: the pending entry stays, and the next sync sees it as
+			 * managed.
+			 */
+			if (!c->inventory && k->rc == 0)
 				rc = store_inventory_delete(ka->store, ka->app->name, c->key, NULL);
 			if (rc == 0)
 				rc = engine_record_object(ka, c, action_name(c->action), "failed",
