@@ -4,6 +4,7 @@
 #include "yaml/yaml.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,9 +125,11 @@ int parse_duration(const char *s, uint64_t *out_ms)
 		const char *start = p;
 
 		while (isdigit((unsigned char)*p)) {
-			if (n > UINT64_MAX / 10 - 10)
+			uint64_t digit = (uint64_t)(*p++ - '0');
+
+			if (n > (UINT64_MAX - digit) / 10)
 				return ERR_INVALID;
-			n = n * 10 + (uint64_t)(*p++ - '0');
+			n = n * 10 + digit;
 		}
 		if (p == start)
 			return ERR_INVALID;
@@ -348,7 +351,8 @@ static struct app *parse_app(struct app_ctx *ctx, const struct node *root)
 					app->retry_max_backoff_ms);
 				if (f && f->type == NODE_INT && f->as.integer >= 1)
 					app->retry_factor = (double)f->as.integer;
-				else if (f && f->type == NODE_FLOAT && f->as.real >= 1.0)
+				else if (f && f->type == NODE_FLOAT && isfinite(f->as.real) &&
+					 f->as.real >= 1.0)
 					app->retry_factor = f->as.real;
 				else if (f)
 					app_report(ctx, f,

@@ -257,10 +257,14 @@ static bool short_of(int64_t have, int64_t want, const char *what, struct buf *w
 /* InProgress when more replicas run than the spec asks for. */
 static bool extra_replicas(int64_t status_replicas, int64_t spec_replicas, struct buf *why)
 {
-	int64_t extra = status_replicas - spec_replicas;
+	int64_t extra;
 
-	if (extra <= 0)
+	/* a live object may carry any values: no subtraction that can overflow */
+	if (status_replicas <= spec_replicas)
 		return false;
+	extra = spec_replicas < 0 && status_replicas > INT64_MAX + spec_replicas
+			? INT64_MAX
+			: status_replicas - spec_replicas;
 	why_addf(why, "%" PRId64 " old replica%s pending termination", extra,
 		 extra == 1 ? "" : "s");
 	return true;
@@ -335,6 +339,9 @@ static enum kube_health statefulset_health(const struct node *obj, struct buf *w
 	if (has_int_at(obj, "spec.updateStrategy.rollingUpdate.partition")) {
 		int64_t partition = int_at(obj, "spec.updateStrategy.rollingUpdate.partition", 0);
 
+		/* the API server keeps both at 0 or more; a value that is not is ignored */
+		if (partition < 0 || spec_replicas < 0)
+			partition = 0;
 		if (updated < spec_replicas - partition) {
 			why_addf(why,
 				 "%" PRId64 " of %" PRId64 " replicas updated (partition %" PRId64
