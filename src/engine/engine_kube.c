@@ -34,7 +34,7 @@
 #define FIELD_MANAGER	 "plumb"
 #define APP_LABEL	 "plumb.dev/app"
 #define PRUNE_ANNOTATION "plumb.dev/prune"
-#define KUBE_PARALLEL	 32
+#define KUBE_PARALLEL	 64
 #define CRD_GROUP	 "apiextensions.k8s.io"
 #define CRD_WAIT_MS	 (60 * 1000)
 #define CONNECT_ATTEMPTS 3
