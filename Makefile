@@ -3,7 +3,7 @@
 #   make demo    install what is needed, build, and run plumb on the bundled example
 #   make test    install what is needed, build with ASan + UBSan, run every test
 #                (the first run also builds a Kubernetes control plane for the
-#                tests from the Go module proxy: about 12 minutes, once)
+#                tests from the Go module proxy: 9 to 12 minutes, once)
 #   make kube    just that control plane (tests/kube/build)
 #   make build   the plain build in build/
 #   make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30)
