@@ -12,7 +12,7 @@ static const char rollback_help[] =
 	"usage: plumb rollback <app> --to <sync-id | revision> [options]\n"
 	"   or: plumb rollback --server <url> <app> --to <run-id | sha> [--timeout <duration>]\n"
 	"\n"
-	"Makes the host match an earlier revision of the application: the revision a\n"
+	"Makes the target match an earlier revision of the application: the revision a\n"
 	"recorded sync applied (by its id, see 'plumb history'), or a commit (full or\n"
 	"abbreviated SHA). Objects added since are removed (unless --no-prune), and the\n"
 	"rollback is recorded as a run with trigger 'rollback'. A later 'plumb sync'\n"
@@ -26,6 +26,8 @@ static const char rollback_help[] =
 	"      --to <id | sha>        the sync run or commit to go back to\n"
 	"      --dry-run              show the plan, change nothing\n"
 	"      --no-prune             keep objects that the earlier revision does not have\n"
+	"      --wait                 Kubernetes: then wait until every object is healthy\n"
+	"                             (kstatus rules), up to spec.health.timeout\n"
 	"  -o, --output text|json\n"
 	"  -q, --quiet                no progress lines on stderr\n"
 	"\n" CLI_SERVER_HELP
@@ -36,7 +38,7 @@ static const char rollback_help[] =
 	"  plumb rollback web --to 3f9c2ab --dry-run\n"
 	"  PLUMB_TOKEN=... plumb rollback --server http://127.0.0.1:7420 web --to 12\n";
 
-enum { OPT_TO = 1300, OPT_DRY, OPT_NOPRUNE, OPT_WAIT };
+enum { OPT_TO = 1300, OPT_DRY, OPT_NOPRUNE, OPT_TIMEOUT, OPT_WAIT };
 
 #define WAIT_DEFAULT_MS (5 * 60 * 1000)
 
@@ -65,7 +67,8 @@ int cmd_rollback(int argc, char **argv)
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		CLI_SERVER_OPTIONS,
-		{"timeout", required_argument, NULL, OPT_WAIT},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"wait", no_argument, NULL, OPT_WAIT},
 		{"to", required_argument, NULL, OPT_TO},
 		{"dry-run", no_argument, NULL, OPT_DRY},
 		{"no-prune", no_argument, NULL, OPT_NOPRUNE},
@@ -106,8 +109,12 @@ int cmd_rollback(int argc, char **argv)
 			eopts.prune = 0;
 			cli_server_local(&server, "--no-prune");
 			break;
-		case OPT_WAIT:
+		case OPT_TIMEOUT:
 			timeout = optarg;
+			break;
+		case OPT_WAIT:
+			eopts.wait = true;
+			cli_server_local(&server, "--wait");
 			break;
 		case 'q':
 			quiet = true;

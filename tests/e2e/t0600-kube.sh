@@ -125,7 +125,9 @@ test_expect_success 'prune: what Git dropped goes; hand-made and prune-disabled 
 test_expect_success 'rollback to the first sync restores its ConfigMap, Service and image; sync moves forward' '
 	runs_json shop >h.json &&
 	first=$(python3 -c "import json; print(json.load(open(\"h.json\"))[-1][\"id\"])") &&
-	run_code 0 "$PLUMB" rollback shop --to "$first" &&
+	run_code 0 "$PLUMB" rollback shop --to "$first" --wait &&
+	test_grep "shop: healthy" out &&
+	field_eq deployment/web demo {.status.updatedReplicas} 2 &&
 	field_eq configmap/web-config demo {.data.greeting} hello &&
 	test -n "$(kj service/web demo {.spec.clusterIP})" &&
 	managed_by shop service/web demo &&
