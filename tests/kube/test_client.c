@@ -868,6 +868,116 @@ static void test_token_refresh_on_401(void **state)
 	free(token);
 }
 
+/* The value of a counter on the API server's /metrics (summed over the lines matching). */
+static double apiserver_counter(const char *name, const char *label)
+{
+	struct kube_response r;
+	double total = 0;
+	char *line, *save = NULL;
+
+	assert_int_equal(get("/metrics", &r), 200);
+	buf_addch(&r.body, '\0');
+	for (line = strtok_r(r.body.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == '{' &&
+		    strstr(line, label))
+			total += strtod(strrchr(line, ' ') + 1, NULL);
+	kube_response_release(&r);
+	return total;
+}
+
+/*
+ * A server too busy to answer: API Priority and Fairness puts a service
+ * account in a priority level of about one seat that rejects what does not
+ * fit (429). Many requests at once, and one at a time, must all end in 200,
+ * and the server must have rejected some of them on the way.
+ */
+static void test_busy_retried(void **state)
+{
+	static const char plc[] =
+		"{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\","
+		"\"kind\":\"PriorityLevelConfiguration\",\"metadata\":{\"name\":\"plumb-busy\"},"
+		"\"spec\":{\"type\":\"Limited\",\"limited\":{\"nominalConcurrencyShares\":1,"
+		"\"lendablePercent\":0,\"limitResponse\":{\"type\":\"Reject\"}}}}";
+	static const char fs[] =
+		"{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\",\"kind\":\"FlowSchema\","
+		"\"metadata\":{\"name\":\"plumb-busy\"},\"spec\":{\"priorityLevelConfiguration\":"
+		"{\"name\":\"plumb-busy\"},\"matchingPrecedence\":100,\"distinguisherMethod\":"
+		"{\"type\":\"ByUser\"},\"rules\":[{\"subjects\":[{\"kind\":\"ServiceAccount\","
+		"\"serviceAccount\":{\"name\":\"busy\",\"namespace\":\"" NS "\"}}],"
+		"\"nonResourceRules\":[{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}],"
+		"\"resourceRules\":[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],"
+		"\"resources\":[\"*\"],\"namespaces\":[\"*\"],\"clusterScope\":true}]}]}}";
+	static const char binding[] =
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+		"\"metadata\":{\"name\":\"plumb-busy\"},\"roleRef\":{\"apiGroup\":"
+		"\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},"
+		"\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"busy\",\"namespace\":"
+		"\"" NS "\"}]}";
+	struct kube_config copy = *cfg;
+	struct kube_client *busy_client = NULL;
+	struct error err = ERROR_INIT;
+	struct kube_response r;
+	struct kube_call calls[2 * MANY];
+	char *token = service_account_token("busy");
+	char *path;
+	double before, after;
+	int rejected_once = 0;
+
+	(void)state;
+	path = path_of("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", NULL,
+		       "plumb-busy");
+	assert_in_range(apply(path, plc, "plumb", true, false, &r), 200, 201);
+	kube_response_release(&r);
+	free(path);
+	path = path_of("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", NULL, "plumb-busy");
+	assert_in_range(apply(path, fs, "plumb", true, false, &r), 200, 201);
+	kube_response_release(&r);
+	free(path);
+	path = path_of("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", NULL, "plumb-busy");
+	assert_in_range(apply(path, binding, "plumb", true, false, &r), 200, 201);
+	kube_response_release(&r);
+	free(path);
+
+	copy.cert_pem = copy.key_pem = NULL;
+	copy.cert_len = copy.key_len = 0;
+	copy.token = token;
+	check_ok(kube_client_new(&copy, &busy_client, &err), &err);
+
+	/* the flow schema takes effect within a few seconds: until the server rejects */
+	before = apiserver_counter("apiserver_flowcontrol_rejected_requests_total",
+				   "priority_level=\"plumb-busy\"");
+	memset(calls, 0, sizeof(calls));
+	for (int round = 0; round < 20; round++) {
+		for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
+			calls[i].method = "GET";
+			calls[i].path = "/api/v1/namespaces/" NS "/configmaps/kube-root-ca.crt";
+		}
+		kube_request_many(busy_client, calls, ARRAY_SIZE(calls), ARRAY_SIZE(calls));
+		for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
+			check_ok(calls[i].rc, &calls[i].err);
+			if (calls[i].response.status != 200)
+				fail_msg("request %zu ended in %ld: %.*s", i,
+					 calls[i].response.status, (int)calls[i].response.body.len,
+					 calls[i].response.body.data);
+			kube_response_release(&calls[i].response);
+		}
+		after = apiserver_counter("apiserver_flowcontrol_rejected_requests_total",
+					  "priority_level=\"plumb-busy\"");
+		if (after > before) {
+			rejected_once = 1;
+			break;
+		}
+		usleep(500 * 1000);
+	}
+	print_message("the server rejected %.0f requests of the busy priority level; every "
+		      "call ended in 200\n",
+		      after - before);
+	assert_true(rejected_once);
+
+	kube_client_free(busy_client);
+	free(token);
+}
+
 /* An argument picks the tests to run by name pattern ("test_tls", "test_*many*"). */
 int main(int argc, char **argv)
 {
@@ -886,6 +996,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_credentials),
 		cmocka_unit_test(test_unauthorized_many),
 		cmocka_unit_test(test_token_refresh_on_401),
+		cmocka_unit_test(test_busy_retried),
 	};
 
 	if (argc > 1)

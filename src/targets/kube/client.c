@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KUBE_CONNECT_TIMEOUT_S 10L
 #define KUBE_REQUEST_TIMEOUT_S 60L
@@ -265,6 +266,13 @@ static size_t on_header(char *data, size_t size, size_t count, void *payload)
 		t->response->content_type = str_dup(value);
 	} else if (str_eq_nocase(str_trim(name), STR_LIT("Warning"))) {
 		add_warning(&t->warnings, value.ptr, value.len);
+	} else if (str_eq_nocase(str_trim(name), STR_LIT("Retry-After"))) {
+		unsigned secs = 0;
+
+		/* seconds only: the HTTP-date form is not used by the API server */
+		for (size_t i = 0; i < value.len && value.ptr[i] >= '0' && value.ptr[i] <= '9'; i++)
+			secs = secs < 3600 ? secs * 10 + (unsigned)(value.ptr[i] - '0') : secs;
+		t->response->retry_after = secs;
 	}
 	return len;
 }
@@ -479,11 +487,32 @@ static bool transient(CURLcode code)
 	}
 }
 
+#define BUSY_RETRIES  6
+#define BUSY_WAIT_MS  250
+#define BUSY_WAIT_MAX 5000
+
+/* An answer that says "later": too many requests, unavailable, gateway timeout. */
+static bool busy(long status)
+{
+	return status == 429 || status == 503 || status == 504;
+}
+
+/* How long to wait before asking again, the attempt-th time (0-based). */
+static unsigned busy_wait_ms(unsigned attempt, unsigned retry_after)
+{
+	unsigned ms = BUSY_WAIT_MS << attempt;
+
+	if (retry_after && retry_after * 1000u > ms)
+		ms = retry_after * 1000u;
+	return ms < BUSY_WAIT_MAX ? ms : BUSY_WAIT_MAX;
+}
+
 int kube_request(struct kube_client *c, const char *method, const char *path,
 		 const char *content_type, const char *body, size_t len, const char *accept,
 		 struct kube_response *out, struct error *err)
 {
 	bool refreshed = false, resent = false;
+	unsigned busy_tries = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -506,6 +535,13 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 			}
 			return rc;
 		}
+		if (busy(out->status) && busy_tries < BUSY_RETRIES) {
+			unsigned ms = busy_wait_ms(busy_tries++, out->retry_after);
+
+			kube_response_release(out);
+			usleep(ms * 1000);
+			continue;
+		}
 		if (out->status != 401 || refreshed || !can_refresh(c))
 			return 0;
 		/* 401: new credentials (a rotated token, an expired exec credential), once */
@@ -525,6 +561,7 @@ void kube_response_release(struct kube_response *r)
 	FREE_AND_NULL(r->content_type);
 	FREE_AND_NULL(r->warnings);
 	r->status = 0;
+	r->retry_after = 0;
 }
 
 /* ---- many at once ---- */
@@ -633,7 +670,7 @@ void kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n,
 		}
 	}
 	if (again == 0)
-		goto out;
+		goto busy;
 	run_many(c, calls, todo, again, parallel, resend);
 
 	/*
@@ -646,6 +683,30 @@ void kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n,
 			todo[again++] = i;
 	if (again)
 		run_many(c, calls, todo, again, 1, resend);
+busy:
+	/*
+	 * What the server was too busy to answer, again after a pause and with a
+	 * quarter as many requests in flight each time, down to one: a server
+	 * that admits few requests of this client at once is then served in turn.
+	 */
+	for (unsigned attempt = 0; attempt < BUSY_RETRIES; attempt++) {
+		unsigned retry_after = 0;
+
+		again = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (calls[i].rc != 0 || !busy(calls[i].response.status))
+				continue;
+			if (calls[i].response.retry_after > retry_after)
+				retry_after = calls[i].response.retry_after;
+			kube_response_release(&calls[i].response);
+			todo[again++] = i;
+		}
+		if (!again)
+			break;
+		usleep(busy_wait_ms(attempt, retry_after) * 1000);
+		parallel = parallel / 4 ? parallel / 4 : 1;
+		run_many(c, calls, todo, again, parallel, resend);
+	}
 out:
 	free(resend);
 	free(todo);

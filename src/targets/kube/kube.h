@@ -79,6 +79,7 @@ struct kube_response {
 	struct buf body;    /* the response body */
 	char *content_type; /* or NULL */
 	char *warnings;	    /* "Warning:" header texts joined by "\n", or NULL */
+	unsigned retry_after; /* seconds of a Retry-After header (429, 503), 0 if none */
 };
 
 /* A client for cfg (which must outlive it). */
@@ -91,14 +92,22 @@ void kube_client_free(struct kube_client *c);
  * content type, extra Accept (NULL: application/json). 0 whenever the server
  * answered (whatever the status: the caller reads out->status); ERR_NETWORK
  * when it could not be reached (naming the server and curl's reason),
- * ERR_TIMEOUT. A 401 refreshes the credentials once and retries.
+ * ERR_TIMEOUT. A 401 refreshes the credentials once and retries. A server too
+ * busy to answer (429, 503, 504) is asked again after its Retry-After, else
+ * after 0.25, 0.5, 1, 2, 4 and 5 s, six times at most; the last answer stands.
  */
 int kube_request(struct kube_client *c, const char *method, const char *path,
 		 const char *content_type, const char *body, size_t len, const char *accept,
 		 struct kube_response *out, struct error *err);
 void kube_response_release(struct kube_response *r);
 
-/* Many requests at once over a few connections (HTTP/2 streams when offered). */
+/*
+ * Many requests at once over a few connections (HTTP/2 streams when offered),
+ * with kube_request's retries (401, busy servers: the calls a server was too
+ * busy for are sent again with a quarter as many in flight each time). The
+ * calls must be idempotent (GET, DELETE, server-side apply): one may be sent
+ * again.
+ */
 struct kube_call {
 	const char *method;
 	const char *path;
