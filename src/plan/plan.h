@@ -44,11 +44,11 @@ struct change {
 	/* Kubernetes objects (the nodes live in the target's arena) */
 	bool kube;
 	const struct kube_resource *kres; /* NULL until served (a CRD of this set) */
-	char *url;	     /* the object's API path */
+	char *url;			  /* the object's API path */
 	char *body;	     /* the object as applied (JSON: namespace, plumb's label) */
 	struct node *live;   /* as the API server holds it, NULL if absent */
 	struct node *dryrun; /* what a server-side apply would make of it */
-	int stage; /* 0: CRDs and Namespaces, 1: cluster-scoped, 2: namespaced, 3: workloads */
+	int stage;     /* 0: CRDs and Namespaces, 1: cluster-scoped, 2: namespaced, 3: workloads */
 	bool deferred; /* its namespace or CRD is created by this sync: dry run after stage 0 */
 	bool keep;     /* not in Git but not pruned: no plumb label, or prune disabled */
 };

@@ -75,10 +75,10 @@ void kube_config_free(struct kube_config *cfg);
 struct kube_client;
 
 struct kube_response {
-	long status;	    /* HTTP status */
-	struct buf body;    /* the response body */
-	char *content_type; /* or NULL */
-	char *warnings;	    /* "Warning:" header texts joined by "\n", or NULL */
+	long status;	      /* HTTP status */
+	struct buf body;      /* the response body */
+	char *content_type;   /* or NULL */
+	char *warnings;	      /* "Warning:" header texts joined by "\n", or NULL */
 	unsigned retry_after; /* seconds of a Retry-After header (429, 503), 0 if none */
 };
 
