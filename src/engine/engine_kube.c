@@ -246,6 +246,36 @@ static void add_hint(const struct app *app, int code, struct error *e)
 	free(msg);
 }
 
+/* A call's outcome: 0, or its failure in e (the server's Status, with advice). */
+static int call_result(const struct app *app, const struct kube_call *k, struct error *e)
+{
+	int code = k->rc;
+
+	if (code < 0)
+		error_set(e, code, "%s", k->err.msg);
+	else
+		code = kube_status_error(&k->response, e);
+	if (code < 0)
+		add_hint(app, code, e);
+	return code;
+}
+
+/* Server-side applies of each change in todo (dry runs if asked), to send at once. */
+static struct kube_call *apply_calls(const struct app *app, struct change **todo, size_t n,
+				     bool dry_run)
+{
+	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+
+	for (size_t i = 0; i < n; i++) {
+		calls[i].method = "PATCH";
+		calls[i].path = apply_url(app, todo[i], dry_run);
+		calls[i].content_type = "application/apply-patch+yaml";
+		calls[i].body = todo[i]->body;
+		calls[i].len = strlen(todo[i]->body);
+	}
+	return calls;
+}
+
 /* ---- plan ---- */
 
 /* The resources a CustomResourceDefinition of the set will serve, by "group/version/kind". */
@@ -395,13 +425,8 @@ static void take_live(struct kplan *kp, struct change *c, const struct kube_call
 	if (k->rc == 0 && k->response.status == 404)
 		return;
 	name = object_name(c);
-	if (k->rc < 0) {
-		error_list_add(&kp->problems, k->rc, "%s: %s", name, k->err.msg);
-	} else {
-		code = kube_status_error(&k->response, &e);
-		add_hint(kp->app, code, &e);
-		error_list_add(&kp->problems, code, "%s: reading it: %s", name, e.msg);
-	}
+	code = call_result(kp->app, k, &e);
+	error_list_add(&kp->problems, code, "%s: reading it: %s", name, e.msg);
 	free(name);
 }
 
@@ -543,21 +568,13 @@ static void read_live(struct kplan *kp, struct change **todo, size_t n)
 
 /*
  * Server-side dry runs of the changes in todo: each gets the would-be object
- * in dryrun, or a problem naming its file:line. Returns how many were refused.
+ * in dryrun, or a problem naming its file:line.
  */
-static unsigned dry_run(struct kube_target *t, const struct app *app, struct change **todo,
-			size_t n, struct error_list *problems)
+static void dry_run(struct kube_target *t, const struct app *app, struct change **todo, size_t n,
+		    struct error_list *problems)
 {
-	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
-	unsigned refused = 0;
+	struct kube_call *calls = apply_calls(app, todo, n, true);
 
-	for (size_t i = 0; i < n; i++) {
-		calls[i].method = "PATCH";
-		calls[i].path = apply_url(app, todo[i], true);
-		calls[i].content_type = "application/apply-patch+yaml";
-		calls[i].body = todo[i]->body;
-		calls[i].len = strlen(todo[i]->body);
-	}
 	kube_request_many(t->client, calls, n, KUBE_PARALLEL);
 	for (size_t i = 0; i < n; i++) {
 		struct change *c = todo[i];
@@ -566,10 +583,7 @@ static unsigned dry_run(struct kube_target *t, const struct app *app, struct cha
 		char *name = object_name(c);
 		int code;
 
-		if (k->rc < 0) {
-			code = k->rc;
-			error_set(&e, code, "%s", k->err.msg);
-		} else if ((code = kube_status_error(&k->response, &e)) == 0) {
+		if ((code = call_result(app, k, &e)) == 0) {
 			struct node *obj = parse_object(&t->arena, &k->response);
 
 			if (obj)
@@ -578,16 +592,12 @@ static unsigned dry_run(struct kube_target *t, const struct app *app, struct cha
 				code = error_set(&e, ERR_INTERNAL,
 						 "the dry run's answer is not an object");
 		}
-		if (code < 0) {
-			add_hint(app, code, &e);
+		if (code < 0)
 			error_list_add(problems, code, "%s:%u: %s: %s", c->desired->file,
 				       c->desired->line, name, e.msg);
-			refused++;
-		}
 		free(name);
 	}
 	call_release(calls, n);
-	return refused;
 }
 
 /* Sets action, summary and diff of a desired change from live and dryrun. */
@@ -931,6 +941,25 @@ static bool entry_stale(const struct change *c)
 }
 
 /*
+ * One object the server refused or did not answer: the first failure of the
+ * stage becomes err (prefixed with where, e.g. the object's file:line), and
+ * the object is counted, shown and recorded as failed.
+ */
+static int object_failed(struct apply_ctx *ka, const struct change *c, const char *action,
+			 const char *where, const struct error *e, int *failed, struct error *err)
+{
+	char *name = object_name(c);
+
+	if (!*failed)
+		*failed = error_set(err, e->code, "%s%s: %s", where, name, e->msg);
+	free(name);
+	ka->run->failed++;
+	ka->res->failed++;
+	engine_progress(ka, "FAILED", c, false);
+	return engine_record_object(ka, c, action, "failed", e->msg, NULL);
+}
+
+/*
  * Applies the changes of one stage in parallel. Every answer is recorded: the
  * accepted ones confirmed in the inventory with their new resourceVersion, the
  * refused ones as failed (and a new object's pending entry dropped). Returns
@@ -939,17 +968,10 @@ static bool entry_stale(const struct change *c)
 static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, struct error *err)
 {
 	struct kube_target *t = ka->res->kube;
-	struct kube_call *calls = xcalloc(n ? n : 1, sizeof(*calls));
+	struct kube_call *calls = apply_calls(ka->app, todo, n, false);
 	int rc = 0, failed = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		calls[i].method = "PATCH";
-		calls[i].path = apply_url(ka->app, todo[i], false);
-		calls[i].content_type = "application/apply-patch+yaml";
-		calls[i].body = todo[i]->body;
-		calls[i].len = strlen(todo[i]->body);
-	}
 	kube_request_many(t->client, calls, n, KUBE_PARALLEL);
 	if ((rc = store_begin(ka->store, err)) < 0)
 		goto out;
@@ -957,13 +979,8 @@ static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 		struct change *c = todo[i];
 		struct kube_call *k = &calls[i];
 		struct error e = ERROR_INIT;
-		int code = k->rc;
 
-		if (code < 0)
-			error_set(&e, code, "%s", k->err.msg);
-		else
-			code = kube_status_error(&k->response, &e);
-		if (code == 0) {
+		if (call_result(ka->app, k, &e) == 0) {
 			struct node *live = parse_object(&t->arena, &k->response);
 			const char *rv = live ? meta_string(live, "resourceVersion") : NULL;
 
@@ -981,13 +998,8 @@ static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 			engine_progress(ka, c->action == ACTION_CREATE ? "created" : "updated", c,
 					true);
 		} else {
-			char *name = object_name(c);
+			char *where = xasprintf("%s:%u: ", c->desired->file, c->desired->line);
 
-			add_hint(ka->app, code, &e);
-			if (!failed)
-				failed = error_set(err, code, "%s:%u: %s: %s", c->desired->file,
-						   c->desired->line, name, e.msg);
-			free(name);
 			/*
 			 * A refused write leaves no entry behind for an object plumb never
 			 * had. Without an answer (the server went away) it may have been
@@ -997,11 +1009,9 @@ static int apply_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 			if (!c->inventory && k->rc == 0)
 				rc = store_inventory_delete(ka->store, ka->app->name, c->key, NULL);
 			if (rc == 0)
-				rc = engine_record_object(ka, c, action_name(c->action), "failed",
-							  e.msg, NULL);
-			ka->run->failed++;
-			ka->res->failed++;
-			engine_progress(ka, "FAILED", c, false);
+				rc = object_failed(ka, c, action_name(c->action), where, &e,
+						   &failed, err);
+			free(where);
 		}
 		if (rc < 0) {
 			store_rollback(ka->store);
@@ -1117,12 +1127,11 @@ static int prune_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 		struct change *c = todo[i];
 		struct kube_call *k = index[i] ? &calls[index[i] - 1] : NULL;
 		struct error e = ERROR_INIT;
-		int code = k ? k->rc : 0;
+		/* no call: already gone; 404: gone meanwhile */
+		int code = k && !(k->rc == 0 && k->response.status == 404)
+				   ? call_result(ka->app, k, &e)
+				   : 0;
 
-		if (k && code < 0)
-			error_set(&e, code, "%s", k->err.msg);
-		else if (k && k->response.status != 404)
-			code = kube_status_error(&k->response, &e);
 		if (code == 0) {
 			rc = store_inventory_delete(ka->store, ka->app->name, c->key, err);
 			if (rc == 0)
@@ -1132,16 +1141,7 @@ static int prune_stage(struct apply_ctx *ka, struct change **todo, size_t n, str
 			ka->res->applied++;
 			engine_progress(ka, "deleted", c, true);
 		} else {
-			char *name = object_name(c);
-
-			add_hint(ka->app, code, &e);
-			if (!failed)
-				failed = error_set(err, code, "%s: delete: %s", name, e.msg);
-			free(name);
-			rc = engine_record_object(ka, c, "delete", "failed", e.msg, NULL);
-			ka->run->failed++;
-			ka->res->failed++;
-			engine_progress(ka, "FAILED", c, false);
+			rc = object_failed(ka, c, "delete", "delete ", &e, &failed, err);
 		}
 		if (rc < 0) {
 			store_rollback(ka->store);
