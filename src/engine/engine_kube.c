@@ -60,20 +60,6 @@ void kube_target_free(struct kube_target *t)
 
 /* ---- connection ---- */
 
-static bool use_in_cluster(const struct app *app)
-{
-	const char *home = getenv("HOME");
-	char *path;
-	bool none;
-
-	if (app->kubeconfig || getenv("KUBECONFIG") || !getenv("KUBERNETES_SERVICE_HOST"))
-		return false;
-	path = xasprintf("%s/.kube/config", home ? home : "");
-	none = access(path, F_OK) != 0;
-	free(path);
-	return none;
-}
-
 /* Loads the config, runs a credential plugin if needed, and discovers (retrying). */
 static int kube_connect(const struct app *app, struct kube_target **out, struct error *err)
 {
@@ -82,9 +68,7 @@ static int kube_connect(const struct app *app, struct kube_target **out, struct 
 	int rc;
 
 	*out = t;
-	rc = use_in_cluster(app) ? kube_config_in_cluster(&o, &t->cfg, err)
-				 : kube_config_load(&o, &t->cfg, err);
-	if (rc < 0)
+	if ((rc = kube_config_default(&o, &t->cfg, err)) < 0)
 		return rc;
 	if ((rc = kube_config_refresh(t->cfg, false, err)) < 0)
 		return rc;

@@ -896,6 +896,60 @@ static void test_exec_expiry_cache(void **state)
 
 /* ---- in-cluster ---- */
 
+/* Told nothing: the file given, $KUBECONFIG, ~/.kube/config, and only then in-cluster. */
+static void test_default(void **state)
+{
+	char *saved_home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	struct kube_config_opts opts = {NULL, NULL, NULL};
+	struct kube_config *cfg = NULL;
+	struct error err = ERROR_INIT;
+	char *kube_dir = xasprintf("%s/.kube", tmp);
+	char *path;
+
+	(void)state;
+	opts.service_account_dir = tmp;
+	free(write_tmp("token", "sa-token\n"));
+	setenv("HOME", tmp, 1);
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+
+	/* in a pod without a kubeconfig */
+	assert_int_equal(kube_config_default(&opts, &cfg, &err), 0);
+	assert_string_equal(cfg->source, "in-cluster");
+	kube_config_free(cfg);
+
+	/* ~/.kube/config wins over the pod's service account */
+	assert_int_equal(mkdir(kube_dir, 0700), 0);
+	path = write_tmp(".kube/config", basic_config);
+	assert_int_equal(kube_config_default(&opts, &cfg, &err), 0);
+	assert_string_equal(cfg->source, path);
+	kube_config_free(cfg);
+	assert_int_equal(unlink(path), 0);
+	free(path);
+
+	/* so does $KUBECONFIG, even when its file is missing (the error names it) */
+	path = xasprintf("%s/missing", tmp);
+	setenv("KUBECONFIG", path, 1);
+	cfg = NULL;
+	assert_true(kube_config_default(&opts, &cfg, &err) < 0);
+	assert_null(cfg);
+	assert_contains(err.msg, path);
+	unsetenv("KUBECONFIG");
+
+	/* and the file given */
+	opts.kubeconfig = path;
+	assert_true(kube_config_default(&opts, &cfg, &err) < 0);
+	assert_contains(err.msg, path);
+	free(path);
+
+	if (saved_home)
+		setenv("HOME", saved_home, 1);
+	else
+		unsetenv("HOME");
+	free(saved_home);
+	free(kube_dir);
+}
+
 static void test_in_cluster(void **state)
 {
 	static const char ca[] =
@@ -981,6 +1035,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_config_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_expiry_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_cluster, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

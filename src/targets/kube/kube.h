@@ -59,6 +59,13 @@ int kube_config_load(const struct kube_config_opts *opts, struct kube_config **o
 int kube_config_in_cluster(const struct kube_config_opts *opts, struct kube_config **out,
 			   struct error *err);
 /*
+ * The config a client uses when told nothing more, as client-go decides: the
+ * kubeconfig of opts, else $KUBECONFIG, else ~/.kube/config, else (in a pod:
+ * KUBERNETES_SERVICE_HOST set and no ~/.kube/config) the in-cluster config.
+ */
+int kube_config_default(const struct kube_config_opts *opts, struct kube_config **out,
+			struct error *err);
+/*
  * Runs the exec plugin (when there is one and its credential is missing or
  * expired, or when force is set: after a 401) and sets token or cert/key from
  * its ExecCredential; re-reads token_file when force is set. 1 when

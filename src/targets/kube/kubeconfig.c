@@ -920,6 +920,23 @@ static char *config_list(const struct kube_config_opts *opts, struct error *err)
 	return xasprintf("%s/.kube/config", home);
 }
 
+int kube_config_default(const struct kube_config_opts *opts, struct kube_config **out,
+			struct error *err)
+{
+	const char *env = getenv("KUBECONFIG");
+	bool in_cluster = false;
+
+	if (getenv("KUBERNETES_SERVICE_HOST") && !(opts && opts->kubeconfig && *opts->kubeconfig) &&
+	    !(env && *env)) {
+		char *home_config = config_list(opts, NULL);
+
+		in_cluster = !home_config || access(home_config, F_OK) != 0;
+		free(home_config);
+	}
+	return in_cluster ? kube_config_in_cluster(opts, out, err)
+			  : kube_config_load(opts, out, err);
+}
+
 int kube_config_load(const struct kube_config_opts *opts, struct kube_config **out,
 		     struct error *err)
 {
