@@ -146,30 +146,30 @@ static bool is_workload(const char *group, const char *kind)
 	return false;
 }
 
+static bool is_crd(const struct obj_id *id)
+{
+	return strcmp(id->group, CRD_GROUP) == 0 &&
+	       strcmp(id->kind, "CustomResourceDefinition") == 0;
+}
+
+static bool is_namespace(const struct obj_id *id)
+{
+	return !id->group[0] && strcmp(id->kind, "Namespace") == 0;
+}
+
 /*
  * 0: CRDs and Namespaces; 1: other cluster-scoped objects; 2: namespaced
  * objects; 3: namespaced workloads, once what they use is there.
  */
 static int stage_of(const char *group, const char *kind, bool namespaced)
 {
-	if ((strcmp(group, CRD_GROUP) == 0 && strcmp(kind, "CustomResourceDefinition") == 0) ||
-	    (!group[0] && strcmp(kind, "Namespace") == 0))
+	const struct obj_id id = {.group = group, .kind = kind};
+
+	if (is_crd(&id) || is_namespace(&id))
 		return 0;
 	if (!namespaced)
 		return 1;
 	return is_workload(group, kind) ? 3 : 2;
-}
-
-static bool is_crd(const struct change *c)
-{
-	return c->desired && strcmp(c->desired->id.group, CRD_GROUP) == 0 &&
-	       strcmp(c->desired->id.kind, "CustomResourceDefinition") == 0;
-}
-
-static bool is_namespace(const struct change *c)
-{
-	return c->desired && !c->desired->id.group[0] &&
-	       strcmp(c->desired->id.kind, "Namespace") == 0;
 }
 
 /* The apply URL of a change: its path with the apply parameters. */
@@ -682,18 +682,28 @@ static void judge_stale(struct kplan *kp, struct change *c, bool prune)
 	}
 }
 
-/* Stages in order for what is applied; deletes last, in reverse stage order. */
-static int kube_order(const void *pa, const void *pb)
-{
-	const struct change *a = *(const struct change *const *)pa;
-	const struct change *b = *(const struct change *const *)pb;
-	bool da = !a->desired, db = !b->desired;
+#define STAGES 4
 
-	if (da != db)
-		return da ? 1 : -1;
-	if (a->stage != b->stage)
-		return da ? b->stage - a->stage : a->stage - b->stage;
-	return 0;
+/*
+ * Puts the changes in stage order, keeping the render order within a stage:
+ * what is applied first, stage by stage; then deletes, in reverse stage order.
+ */
+static void order_by_stage(struct vec *changes)
+{
+	struct vec sorted = VEC_INIT;
+	struct change *c;
+	size_t i;
+
+	for (int s = 0; s < 2 * STAGES; s++) {
+		bool deletes = s >= STAGES;
+		int stage = deletes ? 2 * STAGES - 1 - s : s;
+
+		vec_foreach (changes, i, c)
+			if (!c->desired == deletes && c->stage == stage)
+				vec_push(&sorted, c);
+	}
+	vec_release(changes, NULL);
+	*changes = sorted;
 }
 
 int engine_kube_plan(struct store *store, const struct app *app, const struct engine_opts *opts,
@@ -701,7 +711,7 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 {
 	struct kplan kp = {.app = app, .plan = &out->plan};
 	struct map inv = MAP_INIT, new_ns = MAP_INIT;
-	struct vec todo = VEC_INIT, stale = VEC_INIT;
+	struct vec todo = VEC_INIT;
 	struct inventory_entry *e;
 	struct change *c;
 	const struct obj *obj;
@@ -718,8 +728,7 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 
 	/* 1. what to send where */
 	vec_foreach (&out->set->objs, i, obj)
-		if (strcmp(obj->id.group, CRD_GROUP) == 0 &&
-		    strcmp(obj->id.kind, "CustomResourceDefinition") == 0)
+		if (is_crd(&obj->id))
 			note_crd(kp.t, obj);
 	vec_foreach (&out->set->objs, i, obj)
 		add_desired(&kp, obj);
@@ -734,7 +743,7 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 			vec_push(&todo, c);
 	read_live(&kp, (struct change **)todo.items, todo.len);
 	vec_foreach (&todo, i, c)
-		if (is_namespace(c) && !c->live)
+		if (is_namespace(&c->desired->id) && !c->live)
 			map_put(&new_ns, c->desired->id.name, NULL);
 	todo.len = 0;
 
@@ -754,13 +763,9 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 
 	/* 4. the dry run of what may change */
 	todo.len = 0;
-	vec_foreach (&out->plan.changes, i, c) {
-		if (!c->desired)
-			continue;
-		if (c->deferred || untouched(c))
-			continue;
-		vec_push(&todo, c);
-	}
+	vec_foreach (&out->plan.changes, i, c)
+		if (c->desired && !c->deferred && !untouched(c))
+			vec_push(&todo, c);
 	dry_run(kp.t, app, (struct change **)todo.items, todo.len, &kp.problems);
 	if ((rc = error_list_finish(&kp.problems, err)) < 0)
 		goto out;
@@ -769,14 +774,12 @@ int engine_kube_plan(struct store *store, const struct app *app, const struct en
 	vec_foreach (&out->plan.changes, i, c) {
 		if (!c->desired)
 			judge_stale(&kp, c, opts->prune < 0 ? app->prune : opts->prune > 0);
-		else if (c->deferred)
+		else if (c->deferred || !untouched(c))
 			compare(kp.t, c);
-		else if (untouched(c))
-			c->action = ACTION_UNCHANGED;
 		else
-			compare(kp.t, c);
+			c->action = ACTION_UNCHANGED;
 	}
-	vec_sort(&out->plan.changes, kube_order);
+	order_by_stage(&out->plan.changes);
 	vec_foreach (&out->plan.changes, i, c)
 		if (!c->orphan)
 			out->plan.counts[c->action]++;
@@ -788,7 +791,6 @@ out:
 	map_release(&inv, NULL);
 	map_release(&new_ns, NULL);
 	vec_release(&todo, NULL);
-	vec_release(&stale, NULL);
 	return rc;
 }
 
@@ -1167,39 +1169,31 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 		return rc;
 
 	/* 2. stages */
-	for (s = 0; s <= 3 && rc == 0; s++) {
+	for (s = 0; s < STAGES && rc == 0; s++) {
 		if (engine_stop_requested()) {
 			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
 			break;
 		}
-		stage.len = 0;
-		vec_foreach (&res->plan.changes, i, c) {
-			if (!c->desired || c->stage != s)
-				continue;
-			if (s == 0 && is_crd(c) && c->action != ACTION_UNCHANGED)
-				vec_push(&crds, c);
-			if (c->deferred)
-				continue; /* applied at s == 1, once checked */
-			if (c->action != ACTION_UNCHANGED)
-				vec_push(&stage, c);
-		}
 		if (s == 1) {
-			vec_foreach (&res->plan.changes, i, c)
+			/* stage 0 is in: its CRDs established, what waited on it checked */
+			vec_foreach (&res->plan.changes, i, c) {
+				if (c->desired && c->stage == 0 && is_crd(&c->desired->id) &&
+				    c->action != ACTION_UNCHANGED)
+					vec_push(&crds, c);
 				if (c->desired && c->deferred)
 					vec_push(&deferred, c);
+			}
 			if (crds.len &&
 			    (rc = wait_crds(&ka, (struct change **)crds.items, crds.len, err)) < 0)
 				break;
 			if (deferred.len && (rc = check_deferred(&ka, &deferred, err)) < 0)
 				break;
-			vec_foreach (&deferred, i, c)
-				if (c->stage == 1 && c->action != ACTION_UNCHANGED)
-					vec_push(&stage, c);
 		}
-		if (s >= 2)
-			vec_foreach (&deferred, i, c)
-				if (c->stage == s && c->action != ACTION_UNCHANGED)
-					vec_push(&stage, c);
+		/* deferred objects are never in stage 0: checked by the time theirs comes */
+		stage.len = 0;
+		vec_foreach (&res->plan.changes, i, c)
+			if (c->desired && c->stage == s && c->action != ACTION_UNCHANGED)
+				vec_push(&stage, c);
 		if (stage.len)
 			rc = apply_stage(&ka, (struct change **)stage.items, stage.len, err);
 	}
@@ -1223,7 +1217,7 @@ int engine_kube_apply(struct store *store, const struct app *app, const struct e
 			run->unchanged++;
 
 	/* 4. prune, namespaced objects first */
-	for (s = 3; s >= 0 && rc == 0; s--) {
+	for (s = STAGES - 1; s >= 0 && rc == 0; s--) {
 		if (engine_stop_requested()) {
 			rc = error_set(err, ERR_CANCELED, "stopped by a signal");
 			break;
