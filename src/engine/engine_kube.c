@@ -92,17 +92,22 @@ static int kube_connect(const struct app *app, struct kube_target **out, struct 
 
 /* ---- helpers ---- */
 
-static struct node *parse_object(struct arena *arena, const struct kube_response *r)
+/* One object (a mapping) from JSON text, in arena; NULL if it is not one. */
+static struct node *parse_json(struct arena *arena, const char *what, const char *text, size_t len)
 {
 	struct vec docs = VEC_INIT;
 	struct node *root = NULL;
 
-	if (r->body.len &&
-	    yaml_parse(arena, "response", r->body.data, r->body.len, NULL, &docs, NULL) == 0 &&
-	    docs.len == 1 && ((struct yaml_doc *)docs.items[0])->root->type == NODE_MAP)
+	if (len && yaml_parse(arena, what, text, len, NULL, &docs, NULL) == 0 && docs.len == 1 &&
+	    ((struct yaml_doc *)docs.items[0])->root->type == NODE_MAP)
 		root = ((struct yaml_doc *)docs.items[0])->root;
 	vec_release(&docs, NULL);
 	return root;
+}
+
+static struct node *parse_object(struct arena *arena, const struct kube_response *r)
+{
+	return parse_json(arena, "response", r->body.data, r->body.len);
 }
 
 static const char *meta_string(const struct node *obj, const char *key)
@@ -616,9 +621,8 @@ static bool untouched(const struct change *c)
 /* A change that removes (or keeps) what the inventory has and Git no longer does. */
 static struct change *add_stale(struct kplan *kp, const struct inventory_entry *e)
 {
-	struct arena *arena = &kp->t->arena;
-	struct vec docs = VEC_INIT;
-	const struct node *obj = NULL;
+	const struct node *obj =
+		parse_json(&kp->t->arena, "inventory", e->object_json, strlen(e->object_json));
 	const char *api, *kind, *name, *ns, *slash;
 	const struct kube_resource *res = NULL;
 	struct change *c = xcalloc(1, sizeof(*c));
@@ -627,11 +631,6 @@ static struct change *add_stale(struct kplan *kp, const struct inventory_entry *
 	c->key = xstrdup(e->key);
 	c->inventory = e;
 	c->action = ACTION_DELETE;
-	if (yaml_parse(arena, "inventory", e->object_json, strlen(e->object_json), NULL, &docs,
-		       NULL) == 0 &&
-	    docs.len == 1)
-		obj = ((struct yaml_doc *)docs.items[0])->root;
-	vec_release(&docs, NULL);
 	api = node_string(node_get(obj, "apiVersion"));
 	kind = node_string(node_get(obj, "kind"));
 	name = meta_string(obj, "name");
