@@ -19,11 +19,11 @@ struct command {
 
 static const struct command commands[] = {
 	{"render", cmd_render, "render the manifests of a directory or Git repository"},
-	{"diff", cmd_diff, "show what a sync would change on the host"},
-	{"sync", cmd_sync, "make the host match Git, and record the run"},
+	{"diff", cmd_diff, "show what a sync would change on the host or cluster"},
+	{"sync", cmd_sync, "make the host or cluster match Git, and record the run"},
 	{"status", cmd_status, "show each application's revision, sync state and objects"},
 	{"history", cmd_history, "list the recorded sync runs"},
-	{"rollback", cmd_rollback, "make the host match an earlier revision"},
+	{"rollback", cmd_rollback, "make the host or cluster match an earlier revision"},
 	{"serve", cmd_serve, "run the daemon: reconcile loop, drift watch, API, webhooks"},
 	{"token", cmd_token, "create, list and revoke the API's bearer tokens"},
 	{"audit", cmd_audit, "show who changed what through the API"},
