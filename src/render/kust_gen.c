@@ -924,18 +924,6 @@ static int json_number(struct buf *out, double v)
 	return 0;
 }
 
-static int compare_pairs(const void *a, const void *b)
-{
-	const struct node_pair *x = *(const struct node_pair *const *)a;
-	const struct node_pair *y = *(const struct node_pair *const *)b;
-	size_t n = x->key->len < y->key->len ? x->key->len : y->key->len;
-	int c = memcmp(x->key->str, y->key->str, n);
-
-	if (c)
-		return c;
-	return x->key->len < y->key->len ? -1 : x->key->len > y->key->len;
-}
-
 static int json_value(struct buf *out, const struct node *n);
 
 /* A mapping as a JSON object with its keys in byte order, as Go writes a map. */
@@ -946,7 +934,7 @@ static int json_object(struct buf *out, const struct node *n)
 
 	for (size_t i = 0; i < n->count; i++)
 		vec_push(&sorted, &n->pairs[i]);
-	vec_sort(&sorted, compare_pairs);
+	vec_sort(&sorted, node_pair_cmp);
 	buf_addch(out, '{');
 	for (size_t i = 0; rc == 0 && i < sorted.len; i++) {
 		const struct node_pair *pair = sorted.items[i];

@@ -1668,7 +1668,7 @@ struct node *node_new_null(struct arena *arena)
 
 static const char *const json_nan_inf[3] = {"\"NaN\"", "\"+Inf\"", "\"-Inf\""};
 
-static int compare_pairs(const void *a, const void *b)
+int node_pair_cmp(const void *a, const void *b)
 {
 	const struct node_pair *x = *(const struct node_pair *const *)a;
 	const struct node_pair *y = *(const struct node_pair *const *)b;
@@ -1714,7 +1714,7 @@ int node_canonical_json(const struct node *n, struct buf *out)
 	sorted = xmalloc((n->count ? n->count : 1) * sizeof(*sorted));
 	for (size_t i = 0; i < n->count; i++)
 		sorted[i] = &n->pairs[i];
-	qsort(sorted, n->count, sizeof(*sorted), compare_pairs);
+	qsort(sorted, n->count, sizeof(*sorted), node_pair_cmp);
 	rc = buf_addch(out, '{');
 	for (size_t i = 0; rc == 0 && i < n->count; i++) {
 		if (i)

@@ -153,6 +153,12 @@ struct node *node_map_child(struct arena *arena, struct node *map, const char *k
 void node_seq_insert(struct arena *arena, struct node *seq, size_t at, struct node *item);
 void node_seq_push(struct arena *arena, struct node *seq, struct node *item);
 void node_seq_del(struct node *seq, size_t at);
+/*
+ * A qsort comparator for an array of const struct node_pair * of one mapping:
+ * by key bytes (a shorter prefix first), equal keys in their mapping's order.
+ */
+int node_pair_cmp(const void *a, const void *b);
+
 /* Same type and value (1 equals 1.0), mappings whatever their key order. */
 bool node_equal(const struct node *a, const struct node *b);
 
