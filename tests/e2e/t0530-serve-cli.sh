@@ -7,22 +7,6 @@
 
 mkdir -p roots/web roots/broken
 
-# new_repo NAME FILE CONTENT: a bare repository NAME.git and a clone work/NAME
-# holding one File manifest (path /FILE with CONTENT), pushed.
-new_repo() {
-	git init -q --bare "$1.git"
-	git clone -q "$1.git" "work/$1" 2>/dev/null
-	file_m "$2" "/$2" "$3" >"work/$1/$2.yaml"
-	git -C "work/$1" add -A && git -C "work/$1" commit -q -m "add $2"
-	git -C "work/$1" push -q origin HEAD:main
-}
-# push_change NAME FILE CONTENT: a new commit changing the file's content, pushed.
-push_change() {
-	file_m "$2" "/$2" "$3" >"work/$1/$2.yaml"
-	git -C "work/$1" commit -q -am "change $2" && git -C "work/$1" push -q origin HEAD:main
-}
-has_content() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
-
 new_repo web motd "hello"
 FIRST_SHA=$(git -C work/web rev-parse HEAD)
 git init -q --bare broken.git
