@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,8 @@
 #include <unistd.h>
 
 #include "targets/kube/kube.h"
+
+#include "fixture.h"
 
 static char *tmp; /* a fresh directory for each test */
 
@@ -52,14 +53,6 @@ static char *write_script(const char *name, const char *body)
 	return path;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	char pattern[] = "/tmp/plumb-kubeconfig-XXXXXX";
@@ -75,7 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(tmp);
 	FREE_AND_NULL(tmp);
 	unsetenv("KUBECONFIG");
 	unsetenv("KUBERNETES_SERVICE_HOST");

@@ -13,6 +13,8 @@
 
 #include "render/render.h"
 
+#include "fixture.h"
+
 static char *scratch;
 
 /* Writes rel (creating directories) under the scratch directory. */
@@ -42,11 +44,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", scratch);
-
 	(void)state;
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(fixture_remove_tree(scratch), 0);
 	free(scratch);
 	return 0;
 }

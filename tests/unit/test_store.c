@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,19 +24,13 @@
 #include "core/core.h"
 #include "store/store.h"
 
+#include "fixture.h"
+
 struct fixture {
 	char dir[64];
 	char *path; /* <dir>/state/plumb/plumb.db: two directories to create */
 	struct store *store;
 };
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -56,7 +49,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->store);
-	nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(f->dir);
 	free(f->path);
 	free(f);
 	return 0;

@@ -13,6 +13,8 @@
 
 #include "core/core.h"
 
+#include "fixture.h"
+
 static char *scratch;
 
 static void write_file(const char *rel, const char *content)
@@ -54,11 +56,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", scratch);
-
 	(void)state;
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(fixture_remove_tree(scratch), 0);
 	free(scratch);
 	return 0;
 }
