@@ -1759,8 +1759,7 @@ struct node *node_new_cstr(struct arena *arena, const char *s)
 	return node_new_string(arena, s, strlen(s));
 }
 
-/* node_map_index for a key of len bytes, which may hold NUL bytes. */
-static ssize_t map_index_len(const struct node *map, const char *key, size_t len)
+ssize_t node_map_index_len(const struct node *map, const char *key, size_t len)
 {
 	if (!map || map->type != NODE_MAP)
 		return -1;
@@ -1775,7 +1774,7 @@ static ssize_t map_index_len(const struct node *map, const char *key, size_t len
 
 ssize_t node_map_index(const struct node *map, const char *key)
 {
-	return map_index_len(map, key, strlen(key));
+	return node_map_index_len(map, key, strlen(key));
 }
 
 void node_map_set(struct arena *arena, struct node *map, const char *key, struct node *value)
@@ -1880,7 +1879,8 @@ bool node_equal(const struct node *a, const struct node *b)
 		if (b->type != NODE_MAP || a->count != b->count)
 			return false;
 		for (size_t i = 0; i < a->count; i++) {
-			ssize_t j = map_index_len(b, a->pairs[i].key->str, a->pairs[i].key->len);
+			ssize_t j =
+				node_map_index_len(b, a->pairs[i].key->str, a->pairs[i].key->len);
 
 			if (j < 0 || !node_equal(a->pairs[i].value, b->pairs[j].value))
 				return false;

@@ -144,6 +144,8 @@ struct node *node_clone(struct arena *arena, const struct node *n);
 struct node *node_new_cstr(struct arena *arena, const char *s);
 /* The index of key in a mapping, -1 if absent or not a mapping. */
 ssize_t node_map_index(const struct node *map, const char *key);
+/* The same for a key of len bytes, which may hold NUL bytes. */
+ssize_t node_map_index_len(const struct node *map, const char *key, size_t len);
 /* Replaces key's value, or appends the pair at the end. */
 void node_map_set(struct arena *arena, struct node *map, const char *key, struct node *value);
 /* Removes key; false if it was not there. */

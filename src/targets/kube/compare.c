@@ -2,12 +2,6 @@
  * compare.c — whether a live object still matches what Git wants, and how it
  * differs: a one-line summary of the differing fields and a unified diff.
  *
- * Declared in kube.h:
- *
- *   struct node *kube_strip_server_fields(struct arena *arena, const struct node *obj);
- *   int kube_compare(const struct node *live, const struct node *want, const char *label,
- *                    struct buf *summary, struct buf *diff);
- *
  * Both sides are compared as node_equal compares them: 1 equals 1.0, and
  * mapping key order never matters. The summary walks the two trees together,
  * mapping keys in byte order (so that it does not depend on how either side
@@ -160,13 +154,9 @@ static int compare_key_nodes(const void *a, const void *b)
 /* The value under key (compared as bytes: keys may hold NUL), NULL if absent. */
 static const struct node *map_lookup(const struct node *map, const struct node *key)
 {
-	for (size_t i = 0; i < map->count; i++) {
-		const struct node *k = map->pairs[i].key;
+	ssize_t i = node_map_index_len(map, key->str, key->len);
 
-		if (k->len == key->len && memcmp(k->str, key->str, key->len) == 0)
-			return map->pairs[i].value;
-	}
-	return NULL;
+	return i < 0 ? NULL : map->pairs[i].value;
 }
 
 static void walk(struct compare *c, const struct node *live, const struct node *want);
